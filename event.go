@@ -1,0 +1,88 @@
+package sluice
+
+import (
+	"context"
+	"time"
+)
+
+// Op is the kind of change an [Event] records. Its value is the byte used in
+// the record envelope's "op" field.
+type Op byte
+
+// The operations. OpRead is a row read by the snapshot.
+const (
+	OpRead   Op = 'r'
+	OpCreate Op = 'c'
+	OpUpdate Op = 'u'
+	OpDelete Op = 'd'
+)
+
+// String returns the one-letter envelope form of the operation.
+func (o Op) String() string { return string(rune(o)) }
+
+// Row holds one value per column of a [Table], in column order. A nil element
+// is SQL NULL. Non-nil values have the Go type their column's [Kind] names.
+type Row []any
+
+// Event is one row change, or one row read by the snapshot.
+type Event struct {
+	Op    Op
+	Table *Table
+	// Before is the row before the change: set for OpUpdate and OpDelete,
+	// nil for OpRead and OpCreate.
+	Before Row
+	// After is the row after the change: set for OpRead, OpCreate and
+	// OpUpdate, nil for OpDelete.
+	After Row
+	// Source says where the change was read.
+	Source Source
+}
+
+// Source is the provenance of an event, carried in the record envelope.
+type Source struct {
+	// Connector names the source kind: "mysql" or "postgresql".
+	Connector string
+	// Name is the configured source name (also the checkpoint key).
+	Name string
+	// ServerID is the MySQL/MariaDB server id that wrote the change.
+	ServerID uint32
+	// Position is where the event was read. For MySQL/MariaDB it is the
+	// binlog file and the position of the event carrying the row; GTID is
+	// the transaction's global id when the server assigns one.
+	Position Position
+	// GTID is the global transaction id of the change, when known.
+	GTID string
+	// CommitTime is the time the source committed the change (the binlog
+	// event timestamp); zero for snapshot reads.
+	CommitTime time.Time
+	// Snapshot is true for events read by the snapshot.
+	Snapshot bool
+}
+
+// Position is a point in a source's change history. A restart from a
+// position replays every change committed after it.
+//
+// MySQL/MariaDB positions use File, Offset and GTIDSet; PostgreSQL positions
+// use LSN.
+type Position struct {
+	File    string `json:"file,omitempty"`
+	Offset  uint64 `json:"pos,omitempty"`
+	GTIDSet string `json:"gtid_set,omitempty"`
+	LSN     uint64 `json:"lsn,omitempty"`
+}
+
+// IsZero reports whether p names no position.
+func (p Position) IsZero() bool { return p == Position{} }
+
+// Handler consumes what a source reads, in source order. Sources call it from
+// a single goroutine.
+type Handler interface {
+	// Change hands over one event. It may block while downstream buffers
+	// are full; that is how a source is slowed to the pace of Kafka. The
+	// event and its rows must not be modified by the source afterwards.
+	Change(ctx context.Context, ev *Event) error
+	// Resumable says that every change before pos has been passed to
+	// Change and that a restart from pos loses nothing and repeats
+	// nothing after it. Sources call it at transaction boundaries.
+	Resumable(ctx context.Context, pos Position) error
+}
