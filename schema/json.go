@@ -1,0 +1,180 @@
+package schema
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// AppendJSON appends the JSON rendering of v, one canonical value of col
+// (nil for NULL), to dst and returns the extended buffer:
+//
+//   - integers (int64, uint64) as JSON numbers with every digit;
+//   - FLOAT and DOUBLE as the shortest number that reads back to the same
+//     float32 or float64, in plain notation between 1e-6 and 1e21 and
+//     exponent notation outside it; NaN and infinities are an error;
+//   - decimals, strings, enums, sets, dates, times and the text of JSON
+//     columns as JSON strings;
+//   - bytes, bits and geometries as standard base64 in a JSON string.
+//
+// Strings are escaped as encoding/json escapes them, except that <, > and &
+// stay as they are; invalid UTF-8 becomes U+FFFD. It does not retain dst or
+// v.
+func AppendJSON(dst []byte, col *sluice.Column, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case string:
+		return appendString(dst, x), nil
+	case []byte:
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, x)
+		return append(dst, '"'), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return dst, fmt.Errorf("render column %q as JSON: %v has no JSON form", col.Name, x)
+		}
+		return appendFloat(dst, x, 64), nil
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return dst, fmt.Errorf("render column %q as JSON: %v has no JSON form", col.Name, x)
+		}
+		return appendFloat(dst, float64(x), 32), nil
+	case bool:
+		if x {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	}
+	return dst, fmt.Errorf("render column %q (%s) as JSON: unexpected Go type %T", col.Name, col.Kind, v)
+}
+
+// appendFloat formats f as encoding/json does: shortest round-trip digits
+// for the given bit size, exponent notation only below 1e-6 and from 1e21,
+// and no zero padding in the exponent.
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) ||
+			bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		// Turn e-09 into e-9.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// appendString appends s as a quoted JSON string.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	i := 0
+	// Skip eight bytes at a time while none needs escaping or is non-ASCII.
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if special8(w) {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if !jsonSafe[s[i]] {
+			return appendStringSlow(dst, s, i)
+		}
+	}
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 reports whether any of the eight bytes in w is below 0x20, a
+// quote, a backslash or non-ASCII.
+func special8(w uint64) bool {
+	q := w ^ (ones * '"')
+	b := w ^ (ones * '\\')
+	return ((w-ones*0x20)&^w|(q-ones)&^q|(b-ones)&^b|w)&highs != 0
+}
+
+// jsonSafe marks the bytes a JSON string carries unescaped without further
+// checks: printable ASCII other than the quote and the backslash.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendStringSlow continues appendString from s[i], the first byte that
+// needs a closer look; dst already holds the opening quote.
+func appendStringSlow(dst []byte, s string, i int) []byte {
+	start := 0
+	for i < len(s) {
+		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but end a line in JavaScript.
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
