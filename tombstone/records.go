@@ -1,0 +1,119 @@
+package tombstone
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/keys"
+)
+
+// Encoder renders record keys and values in one wire format (JSON, Avro).
+// Key must return bytes that depend only on the table's key columns and
+// their values. Both may block (a schema registry call) and honour ctx.
+type Encoder interface {
+	Key(ctx context.Context, t *sluice.Table, row sluice.Row) ([]byte, error)
+	Value(ctx context.Context, ev *sluice.Event) ([]byte, error)
+}
+
+// Builder builds the records of events. It is not safe for concurrent use.
+type Builder struct {
+	prefix string
+	enc    Encoder
+	topics map[*sluice.Table]string
+}
+
+// NewBuilder returns a Builder naming topics <prefix>.<database>.<table>.
+func NewBuilder(prefix string, enc Encoder) *Builder {
+	return &Builder{prefix: prefix, enc: enc, topics: map[*sluice.Table]string{}}
+}
+
+// Topic returns the topic of t's records.
+func (b *Builder) Topic(t *sluice.Table) string {
+	if name, ok := b.topics[t]; ok {
+		return name
+	}
+	name := TopicName(b.prefix, t.Database, t.Name)
+	if len(b.topics) > 4096 { // shapes come and go with DDL; keep the cache bounded
+		clear(b.topics)
+	}
+	b.topics[t] = name
+	return name
+}
+
+// TopicName is <prefix>.<database>.<table>, or <database>.<table> without
+// a prefix.
+func TopicName(prefix, database, table string) string {
+	if prefix == "" {
+		return database + "." + table
+	}
+	return strings.Join([]string{prefix, database, table}, ".")
+}
+
+// Append appends the records of ev to dst: one for a read, create or update;
+// two for a delete (before-image, tombstone); three for an update that
+// changes the key (delete and tombstone of the old key, create of the new).
+func (b *Builder) Append(ctx context.Context, dst []*kgo.Record, ev *sluice.Event) ([]*kgo.Record, error) {
+	t := ev.Table
+	topic := b.Topic(t)
+	switch ev.Op {
+	case sluice.OpRead, sluice.OpCreate:
+		return b.one(ctx, dst, topic, ev, ev.After)
+	case sluice.OpUpdate:
+		if keys.None(t) || keys.Equal(t, ev.Before, ev.After) {
+			return b.one(ctx, dst, topic, ev, ev.After)
+		}
+		del := *ev
+		del.Op, del.After = sluice.OpDelete, nil
+		dst, err := b.deletion(ctx, dst, topic, &del)
+		if err != nil {
+			return dst, err
+		}
+		create := *ev
+		create.Op, create.Before = sluice.OpCreate, nil
+		return b.one(ctx, dst, topic, &create, create.After)
+	case sluice.OpDelete:
+		return b.deletion(ctx, dst, topic, ev)
+	}
+	return dst, fmt.Errorf("tombstone: unknown op %q", ev.Op)
+}
+
+func (b *Builder) one(ctx context.Context, dst []*kgo.Record, topic string, ev *sluice.Event, keyRow sluice.Row) ([]*kgo.Record, error) {
+	key, err := b.key(ctx, ev.Table, keyRow)
+	if err != nil {
+		return dst, err
+	}
+	val, err := b.enc.Value(ctx, ev)
+	if err != nil {
+		return dst, fmt.Errorf("encode value for %s: %w", topic, err)
+	}
+	return append(dst, &kgo.Record{Topic: topic, Key: key, Value: val}), nil
+}
+
+func (b *Builder) deletion(ctx context.Context, dst []*kgo.Record, topic string, ev *sluice.Event) ([]*kgo.Record, error) {
+	dst, err := b.one(ctx, dst, topic, ev, ev.Before)
+	if err != nil {
+		return dst, err
+	}
+	if keys.None(ev.Table) {
+		// Without a key, a tombstone deletes nothing and compaction cannot
+		// act on it; the before-image alone records the delete.
+		return dst, nil
+	}
+	before := dst[len(dst)-1]
+	return append(dst, &kgo.Record{Topic: topic, Key: before.Key, Value: nil}), nil
+}
+
+func (b *Builder) key(ctx context.Context, t *sluice.Table, row sluice.Row) ([]byte, error) {
+	if keys.None(t) {
+		return nil, nil
+	}
+	k, err := b.enc.Key(ctx, t, row)
+	if err != nil {
+		return nil, fmt.Errorf("encode key for %s: %w", t.FullName(), err)
+	}
+	return k, nil
+}
