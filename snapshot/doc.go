@@ -1,0 +1,22 @@
+// Package snapshot reads every selected table at one consistent point of the
+// source's history and reports that point, so the stream can start exactly
+// there (promise 1).
+//
+// Where it sits: first in the flow, before package binlog. Each row becomes
+// a sluice.Event with op "r", handed to a sluice.Handler as it arrives; the
+// snapshot never holds more than one row of a table in memory (promise 8):
+// rows stream from the server, and a slow Kafka slows the read through TCP
+// back-pressure.
+//
+// MySQL/MariaDB: FLUSH TABLES WITH READ LOCK, START TRANSACTION WITH
+// CONSISTENT SNAPSHOT at REPEATABLE READ, read the binlog file, position and
+// GTID set, UNLOCK TABLES; then read the tables inside that transaction. The
+// global lock lasts as long as those few statements. Without the RELOAD
+// privilege it falls back, and logs that it did: on MariaDB to the lock-free
+// consistent snapshot whose binlog position the server reports
+// (binlog_snapshot_file / binlog_snapshot_position); on MySQL to LOCK TABLES
+// … READ on the selected tables, held until the copy is done.
+//
+// Values are converted by package schema, the same mapper the binlog path
+// uses, so a row renders identically from either path (promise 7).
+package snapshot
