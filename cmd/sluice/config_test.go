@@ -1,0 +1,682 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// minimalEnv makes a config valid without a file.
+var minimalEnv = []string{
+	"SLUICE_SOURCE_TYPE=mysql",
+	"SLUICE_SOURCE_USER=sluice",
+	"SLUICE_TABLES_INCLUDE=shop.*",
+	"SLUICE_KAFKA_BROKERS=127.0.0.1:9092",
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// testdataConfig is what testdata/sluice.yaml holds, on top of the defaults.
+func testdataConfig() *Config {
+	return &Config{
+		Name: "orders-db",
+		Source: SourceConfig{
+			Type: "mysql", Host: "db1.internal", Port: 3307, User: "sluice",
+			ServerID: deriveServerID("orders-db"), Flavor: "mariadb", ConnectTimeout: 5 * time.Second,
+		},
+		Tables: TablesConfig{
+			Include:        []string{"shop.*", "billing.invoices"},
+			Exclude:        []string{"shop.audit_*"},
+			ExcludeColumns: []string{"shop.customers.ssn"},
+			Keys:           map[string][]string{"shop.events": {"event_id", "ts"}},
+		},
+		Snapshot: SnapshotConfig{Mode: "initial", ChunkSize: 5000},
+		Kafka: KafkaConfig{
+			Brokers: []string{"kafka1:9092", "kafka2:9092"}, TopicPrefix: "cdc",
+			Partitions: 6, ReplicationFactor: 3,
+			TopicConfig:     map[string]string{"min.insync.replicas": "2"},
+			CheckpointTopic: "cdc.checkpoints", CheckpointInterval: 2 * time.Second,
+			MaxBufferedRecords: 20000, Compression: "zstd", Linger: 10 * time.Millisecond,
+			ClientID: "sluice-orders",
+		},
+		Format: "json",
+		Log:    LogConfig{Level: "debug", Format: "json"},
+	}
+}
+
+func TestLoadConfigLayers(t *testing.T) {
+	const file = "testdata/sluice.yaml"
+	tests := []struct {
+		name string
+		path string
+		args []string
+		env  []string
+		want func(c *Config)
+	}{
+		{
+			name: "file only",
+			path: file,
+			want: func(c *Config) {},
+		},
+		{
+			name: "file from SLUICE_CONFIG",
+			env:  []string{"SLUICE_CONFIG=" + file},
+			want: func(c *Config) {},
+		},
+		{
+			name: "file from --config",
+			path: "does-not-exist.yaml",
+			args: []string{"--config", file},
+			env:  []string{"SLUICE_CONFIG=does-not-exist-either.yaml"},
+			want: func(c *Config) {},
+		},
+		{
+			name: "env overrides file",
+			path: file,
+			env: []string{
+				"SLUICE_SOURCE_HOST=db2.internal",
+				"SLUICE_SOURCE_PORT=3308",
+				"SLUICE_KAFKA_BROKERS=k1:9092, k2:9092",
+				"SLUICE_TABLES_INCLUDE=a.*,b.c",
+				"SLUICE_TABLES_KEYS=a.t=x:y,a.u=z",
+				"SLUICE_KAFKA_TOPIC_CONFIG=cleanup.policy=compact,delete,retention.ms=-1",
+				"SLUICE_KAFKA_LINGER=0s",
+				"SLUICE_KAFKA_REPLICATION_FACTOR=-1",
+				"SLUICE_SOURCE_SERVER_ID=4242",
+				"SLUICE_LOG_LEVEL=",            // empty counts as unset
+				"SLUICE_SERVICE_HOST=10.0.0.1", // names no setting: ignored
+				"OTHER=1",
+			},
+			want: func(c *Config) {
+				c.Source.Host = "db2.internal"
+				c.Source.Port = 3308
+				c.Kafka.Brokers = []string{"k1:9092", "k2:9092"}
+				c.Tables.Include = []string{"a.*", "b.c"}
+				c.Tables.Keys = map[string][]string{"a.t": {"x", "y"}, "a.u": {"z"}}
+				c.Kafka.TopicConfig = map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "-1"}
+				c.Kafka.Linger = 0
+				c.Kafka.ReplicationFactor = -1
+				c.Source.ServerID = 4242
+			},
+		},
+		{
+			name: "flag overrides env and file",
+			path: file,
+			env:  []string{"SLUICE_SOURCE_HOST=db2.internal", "SLUICE_KAFKA_PARTITIONS=3"},
+			args: []string{
+				"--source.host=db3.internal",
+				"-kafka.partitions", "12",
+				"--tables.include=x.*", "--tables.include", "y.*",
+				"--kafka.topic_config=a=1", "--kafka.topic_config=b=2",
+				"--snapshot.mode=never",
+				"--name", "other",
+			},
+			want: func(c *Config) {
+				c.Source.Host = "db3.internal"
+				c.Kafka.Partitions = 12
+				c.Tables.Include = []string{"x.*", "y.*"}
+				c.Kafka.TopicConfig = map[string]string{"a": "1", "b": "2"}
+				c.Snapshot.Mode = "never"
+				c.Name = "other"
+				c.Source.ServerID = deriveServerID("other")
+			},
+		},
+		{
+			name: "defaults without a file",
+			env:  minimalEnv,
+			want: func(c *Config) {
+				*c = Config{
+					Name: "sluice",
+					Source: SourceConfig{Type: "mysql", Host: "127.0.0.1", Port: 3306, User: "sluice",
+						ServerID: deriveServerID("sluice"), ConnectTimeout: 10 * time.Second},
+					Tables:   TablesConfig{Include: []string{"shop.*"}},
+					Snapshot: SnapshotConfig{Mode: "initial", ChunkSize: 10000},
+					Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:9092"}, TopicPrefix: "sluice",
+						Partitions: 1, ReplicationFactor: -1, CheckpointTopic: "sluice.checkpoints",
+						CheckpointInterval: time.Second, MaxBufferedRecords: 10000, Compression: "lz4",
+						Linger: 5 * time.Millisecond, ClientID: "sluice"},
+					Format: "json",
+					Log:    LogConfig{Level: "info", Format: "text"},
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadConfig(tt.path, tt.args, tt.env)
+			if err != nil {
+				t.Fatalf("LoadConfig: %v", err)
+			}
+			want := testdataConfig()
+			tt.want(want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("config differs\n got: %#v\nwant: %#v", got, want)
+			}
+		})
+	}
+}
+
+func TestFileKeepsDefaultsForMissingAndNullKeys(t *testing.T) {
+	p := writeFile(t, "sluice.yaml", "source:\n  host: ~\n  port:\nkafka:\n")
+	c, err := LoadConfig(p, nil, minimalEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source.Host != "127.0.0.1" || c.Source.Port != 3306 || c.Kafka.Linger != 5*time.Millisecond {
+		t.Errorf("defaults lost: host %q port %d linger %v", c.Source.Host, c.Source.Port, c.Kafka.Linger)
+	}
+}
+
+func TestFileAnchorsAndMergeKeys(t *testing.T) {
+	p := writeFile(t, "sluice.yaml", `
+common: &brokers ["k1:9092"]
+`)
+	// "common" is not a setting: anchors must live inside known keys.
+	if _, err := LoadConfig(p, nil, minimalEnv); err == nil || !strings.Contains(err.Error(), "unknown key common") {
+		t.Fatalf("want unknown key error, got %v", err)
+	}
+	p = writeFile(t, "sluice.yaml", `
+tables:
+  include: &inc ["shop.*"]
+  exclude: *inc
+log: &log
+  level: warn
+  format: json
+kafka:
+  <<: {compression: gzip, linger: 1s}
+  linger: 2s
+`)
+	c, err := LoadConfig(p, nil, minimalEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Tables.Exclude, []string{"shop.*"}) || c.Log.Level != "warn" ||
+		c.Kafka.Compression != "gzip" || c.Kafka.Linger != 2*time.Second {
+		t.Errorf("anchors or merge keys not applied: %+v %+v %+v", c.Tables, c.Log, c.Kafka)
+	}
+}
+
+func TestPasswordSources(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret from file\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		file    string
+		env     []string
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{name: "from file key", file: "source:\n  password_file: " + pwFile + "\n", want: "s3cret from file"},
+		{name: "from env file", env: []string{"SLUICE_SOURCE_PASSWORD_FILE=" + pwFile}, want: "s3cret from file"},
+		{name: "from env", env: []string{"SLUICE_SOURCE_PASSWORD=from env"}, want: "from env"},
+		{name: "from config", file: "source:\n  password: 12345\n", want: "12345"},
+		{name: "flag beats env", env: []string{"SLUICE_SOURCE_PASSWORD=from env"}, args: []string{"--source.password=from flag"}, want: "from flag"},
+		{name: "both", file: "source:\n  password_file: " + pwFile + "\n", env: []string{"SLUICE_SOURCE_PASSWORD=x"},
+			wantErr: "source.password and source.password_file are both set"},
+		{name: "missing file", env: []string{"SLUICE_SOURCE_PASSWORD_FILE=" + filepath.Join(dir, "nope")},
+			wantErr: "source.password_file: open " + filepath.Join(dir, "nope") + ": no such file or directory; make the file readable"},
+		{name: "empty file", env: []string{"SLUICE_SOURCE_PASSWORD_FILE=" + empty}, wantErr: "source.password_file: " + empty + " is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, "sluice.yaml", tt.file)
+			}
+			c, err := LoadConfig(path, tt.args, append(slicesClone(minimalEnv), tt.env...))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Source.Password.Reveal(); got != tt.want {
+				t.Errorf("password = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// TestPasswordNeverShown prints a loaded config every way a program might and
+// provokes errors with a password set; the password must appear nowhere.
+func TestPasswordNeverShown(t *testing.T) {
+	const pw = "hunter2-Zq9"
+	env := append(slicesClone(minimalEnv), "SLUICE_SOURCE_PASSWORD="+pw)
+	c, err := LoadConfig("testdata/sluice.yaml", nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source.Password.Reveal() != pw {
+		t.Fatal("password not loaded")
+	}
+
+	var outputs []string
+	for _, v := range []any{c, *c, c.Source, c.Source.Password, &c.Source.Password} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %[1]v"} {
+			outputs = append(outputs, fmt.Sprintf(verb, v))
+		}
+		outputs = append(outputs, fmt.Sprint(v), fmt.Sprintln(v))
+		j, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := yaml.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs = append(outputs, string(j), string(y))
+	}
+	outputs = append(outputs, c.Redacted())
+	for _, h := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var b bytes.Buffer
+		l := slog.New(h(&b))
+		l.Info("start", "config", c, "source", c.Source, "password", c.Source.Password)
+		l.Info("start", slog.Any("config", *c), slog.Group("g", "pw", c.Source.Password))
+		outputs = append(outputs, b.String())
+	}
+	for _, out := range outputs {
+		if strings.Contains(out, pw) || strings.Contains(out, fmt.Sprintf("%x", pw)) {
+			t.Fatalf("password shown in %q", out)
+		}
+	}
+	if !strings.Contains(c.Redacted(), "password: '[redacted]'") {
+		t.Errorf("Redacted() does not mark the password:\n%s", c.Redacted())
+	}
+	if got := fmt.Sprintf("%#v", NewSecret(pw)); got != `main.Secret("[redacted]")` {
+		t.Errorf("%%#v = %s", got)
+	}
+	if got := fmt.Sprint(NewSecret("")); got != "" {
+		t.Errorf("empty secret prints %q", got)
+	}
+
+	// Errors, with the password set from each source.
+	bad := []struct {
+		file string
+		env  []string
+		args []string
+	}{
+		{file: "source:\n  password: " + pw + "\n  port: abc\n"},
+		{file: "source:\n  password: [" + pw + "]\n"},
+		{file: "source:\n  password: {" + pw + ": 1}\n"},
+		{file: "source:\n  password: " + pw + "\n    host: x\n"},
+		{file: "source:\n  pasword: " + pw + "\n"},
+		{file: "source:\n  password: " + pw + "\n", env: []string{"SLUICE_SOURCE_PASSWORD_FILE=/nonexistent"}},
+		{file: "source:\n  password: " + pw + "\nsnapshot:\n  mode: sometimes\n"},
+		{env: []string{"SLUICE_SOURCE_PASSWORD=" + pw, "SLUICE_SOURCE_PORT=x"}},
+		{args: []string{"--source.password=" + pw, "--source.port=x"}},
+		{args: []string{"--source.password", pw, "--nope"}},
+		{args: []string{"--source.password", pw, "extra"}},
+		{args: []string{"--source.password=", pw}},
+		{args: []string{"---source.password=" + pw}},
+		{args: []string{"--source.password=" + pw}, env: []string{"SLUICE_KAFKA_BROKERS=bad"}},
+	}
+	for i, b := range bad {
+		path := ""
+		if b.file != "" {
+			path = writeFile(t, "sluice.yaml", b.file)
+		}
+		_, err := LoadConfig(path, b.args, append(slicesClone(minimalEnv), b.env...))
+		if err == nil {
+			t.Fatalf("case %d: want an error", i)
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("case %d: password in error: %v", i, err)
+		}
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each must appear in the error, after "config <path>: "
+	}{
+		{
+			name: "bad indentation",
+			yaml: "source:\n  host: db1\n    port: 3306\n",
+			want: []string{"line 3: mapping values are not allowed in this context; check the indentation"},
+		},
+		{
+			name: "bad indentation of a section",
+			yaml: "source:\n  host: db1\n port: 3306\n",
+			want: []string{"line 2: did not find expected key; check the indentation"},
+		},
+		{
+			name: "tabs",
+			yaml: "source:\n\thost: db1\n",
+			want: []string{"line 2: found character that cannot start any token; indent with spaces, YAML does not allow tabs"},
+		},
+		{
+			name: "unknown key with suggestion",
+			yaml: "name: a\nsource:\n  type: mysql\n  hots: db1\n",
+			want: []string{"line 4: unknown key source.hots (did you mean source.host?)"},
+		},
+		{
+			name: "unknown key in the wrong section",
+			yaml: "source:\n  brokers: [a:1]\n",
+			want: []string{"line 2: unknown key source.brokers (did you mean kafka.brokers?)"},
+		},
+		{
+			name: "unknown top-level key",
+			yaml: "sorce:\n  host: db1\nzzz: 1\n",
+			want: []string{"line 1: unknown key sorce (did you mean source?)", "line 3: unknown key zzz\n"},
+		},
+		{
+			name: "wrong type",
+			yaml: "source:\n  host: db1\n  port: abc\n",
+			want: []string{`line 3: source.port: want an integer, got "abc"`},
+		},
+		{
+			name: "all problems at once",
+			yaml: "source:\n  port: 70000x\n  connect_timeout: 10\nkafka:\n  partitions: [1]\n  replication_factor: 40000\n  brokers: k1:9092\ntables: yes\n",
+			want: []string{
+				`line 2: source.port: want an integer, got "70000x"`,
+				`line 3: source.connect_timeout: want a duration such as 10s, 500ms or 1m30s, got "10"`,
+				`line 5: kafka.partitions: want an integer from -2147483648 to 2147483647, got a list`,
+				`line 6: kafka.replication_factor: want an integer from -32768 to 32767, got "40000"`,
+				`line 7: kafka.brokers: want a list of strings, got "k1:9092"`,
+				`line 8: tables: want a mapping of settings, got a single value`,
+			},
+		},
+		{
+			name: "duplicate key",
+			yaml: "log:\n  level: info\n  level: debug\n",
+			want: []string{"line 3: log.level is set twice (first at line 2); keep one"},
+		},
+		{
+			name: "not a mapping",
+			yaml: "- a\n- b\n",
+			want: []string{"line 1: want a mapping of settings such as \"source:\" at the top, got a list"},
+		},
+		{
+			name: "two documents",
+			yaml: "name: a\n---\nname: b\n",
+			want: []string{"line 2: a second YAML document starts here"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeFile(t, "sluice.yaml", tt.yaml)
+			_, err := LoadConfig(p, nil, minimalEnv)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			msg := err.Error() + "\n"
+			for _, w := range tt.want {
+				if !strings.Contains(msg, "config "+p+": "+w) {
+					t.Errorf("error\n%s\nwants to contain\nconfig %s: %s", msg, p, w)
+				}
+			}
+			if n := strings.Count(msg, "\n"); n != len(tt.want) {
+				t.Errorf("error has %d lines, want %d:\n%s", n, len(tt.want), msg)
+			}
+		})
+	}
+}
+
+func TestEmptyAndCommentOnlyFiles(t *testing.T) {
+	for _, content := range []string{"", "# nothing\n", "---\n", "~\n"} {
+		p := writeFile(t, "sluice.yaml", content)
+		if _, err := LoadConfig(p, nil, minimalEnv); err != nil {
+			t.Errorf("%q: %v", content, err)
+		}
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	_, err := LoadConfig("nope.yaml", nil, minimalEnv)
+	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "read config: open nope.yaml") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestEnvAndFlagErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{name: "env int", env: []string{"SLUICE_SOURCE_PORT=abc"}, want: `SLUICE_SOURCE_PORT: want an integer, got "abc"`},
+		{name: "env duration", env: []string{"SLUICE_KAFKA_LINGER=5"}, want: `SLUICE_KAFKA_LINGER: want a duration such as 10s, 500ms or 1m30s, got "5"`},
+		{name: "env map", env: []string{"SLUICE_TABLES_KEYS=shop.t"}, want: "SLUICE_TABLES_KEYS: want db.table=column:column pairs"},
+		{name: "env uint32", env: []string{"SLUICE_SOURCE_SERVER_ID=-1"}, want: `SLUICE_SOURCE_SERVER_ID: want an integer from 0 to 4294967295, got "-1"`},
+		{name: "flag int16", args: []string{"--kafka.replication_factor=99999"}, want: `--kafka.replication_factor: want an integer from -32768 to 32767, got "99999"`},
+		{name: "unknown flag", args: []string{"--source.hots=x"}, want: "unknown flag --source.hots (did you mean --source.host?)"},
+		{name: "unknown flag by last part", args: []string{"--brokers=x"}, want: "unknown flag --brokers (did you mean --kafka.brokers?)"},
+		{name: "unknown flag far off", args: []string{"--zzzzzz"}, want: "unknown flag --zzzzzz; see --help for the list"},
+		{name: "flag without value", args: []string{"--source.host"}, want: "flag needs an argument"},
+		{name: "positional", args: []string{"--source.host=x", "extra"}, want: `unexpected argument "extra" (argument 2)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig("", tt.args, append(slicesClone(minimalEnv), tt.env...))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "--help", "-help"} {
+		if _, err := LoadConfig("", []string{arg}, nil); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s: got %v, want flag.ErrHelp", arg, err)
+		}
+	}
+}
+
+func TestValidateCollectsAllProblems(t *testing.T) {
+	c := defaultConfig()
+	c.Name = "my source"
+	c.Source.Type = "oracle"
+	c.Source.Port = 0
+	c.Source.Flavor = "percona"
+	c.Tables.Exclude = []string{"shop.[", "orders"}
+	c.Tables.ExcludeColumns = []string{"shop.t"}
+	c.Tables.Keys = map[string][]string{"shop.log": nil}
+	c.Snapshot.Mode = "sometimes"
+	c.Snapshot.ChunkSize = 0
+	c.Kafka.Brokers = []string{"localhost", "h:99999"}
+	c.Kafka.Partitions = 0
+	c.Kafka.ReplicationFactor = 0
+	c.Kafka.TopicConfig = map[string]string{"cleanup.policy": "delete"}
+	c.Kafka.CheckpointTopic = "bad topic"
+	c.Kafka.Compression = "brotli"
+	c.Format = "xml"
+	c.Log.Level = "trace"
+	c.Log.Format = "logfmt"
+
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	want := []string{
+		`name: "my source" may hold only letters, digits`,
+		`source.type: "oracle" is not one of mysql`,
+		`source.port: 0 is not a port; use 1 to 65535, e.g. 3306`,
+		`source.user: required; set the database user sluice connects as`,
+		`source.flavor: "percona" is not one of mysql, mariadb`,
+		`tables.include: at least one pattern is required, e.g. ["shop.*"]`,
+		`tables.exclude: "shop.[" is not a valid pattern (syntax error in pattern); use * and ? globs`,
+		`tables.exclude: "orders" is not of the form db.table`,
+		`tables.exclude_columns: "shop.t" is not of the form db.table.column`,
+		`tables.keys: "shop.log" needs a list of key column names, e.g. shop.log: [id]`,
+		`snapshot.mode: "sometimes" is not one of initial, never`,
+		`snapshot.chunk_size: must be at least 1`,
+		`kafka.brokers: "localhost" is not host:port, e.g. 127.0.0.1:9092`,
+		`kafka.brokers: "h:99999" has no valid port`,
+		`kafka.partitions: must be at least 1`,
+		`kafka.replication_factor: must be -1 (broker default) or at least 1`,
+		`kafka.topic_config: cleanup.policy "delete" would drop rows`,
+		`kafka.checkpoint_topic: "bad topic" is not a valid topic name`,
+		`kafka.compression: "brotli" is not one of none, gzip, snappy, lz4, zstd`,
+		`format: "xml" is not one of json`,
+		`log.level: "trace" is not one of debug, info, warn, error`,
+		`log.format: "logfmt" is not one of text, json`,
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("missing %q in\n%s", w, msg)
+		}
+	}
+	if n := len(strings.Split(msg, "\n")); n != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", n, len(want), msg)
+	}
+
+	// Through LoadConfig the required settings are named too.
+	_, err = LoadConfig("", nil, nil)
+	for _, w := range []string{"source.type: required", "source.user: required", "tables.include: at least one", "kafka.brokers: required"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("LoadConfig with nothing set: error %v lacks %q", err, w)
+		}
+	}
+}
+
+func TestDeriveServerID(t *testing.T) {
+	seen := map[uint32]string{}
+	for _, name := range []string{"", "sluice", "orders-db", "a", "b", strings.Repeat("x", 300)} {
+		id := deriveServerID(name)
+		if id < 1000 || id >= 1<<31 {
+			t.Errorf("%q: id %d out of [1000, 2^31)", name, id)
+		}
+		if id != deriveServerID(name) {
+			t.Errorf("%q: id not stable", name)
+		}
+		if other, dup := seen[id]; dup {
+			t.Errorf("%q and %q share id %d", name, other, id)
+		}
+		seen[id] = name
+	}
+}
+
+func TestEverySettingHasHelpAndValidDefault(t *testing.T) {
+	for _, s := range settings() {
+		if s.help == "" {
+			t.Errorf("%s has no help tag", s.key)
+		}
+		if s.def != "" {
+			if _, err := parseValue(s.typ, s.def); err != nil {
+				t.Errorf("%s: default %q: %v", s.key, s.def, err)
+			}
+		}
+	}
+}
+
+func TestFlagUsageListsEverySetting(t *testing.T) {
+	var b bytes.Buffer
+	FlagUsage(&b)
+	out := b.String()
+	for _, s := range settings() {
+		if !strings.Contains(out, "--"+s.key+" ") || !strings.Contains(out, "env "+s.env) {
+			t.Errorf("usage lacks %s / %s", s.key, s.env)
+		}
+		if s.def != "" && !strings.Contains(out, "default "+s.def) {
+			t.Errorf("usage lacks the default of %s", s.key)
+		}
+	}
+	if !strings.Contains(out, "--config path") || !strings.Contains(out, "SLUICE_CONFIG") {
+		t.Error("usage lacks --config")
+	}
+}
+
+const docsPath = "../../docs/configuration.md"
+
+// TestDocsListEverySetting keeps docs/configuration.md in step with Config:
+// every key has a table row naming its flag, environment variable and
+// default.
+func TestDocsListEverySetting(t *testing.T) {
+	data, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if m := regexp.MustCompile("^\\| `([a-z_.]+)` \\|").FindStringSubmatch(line); m != nil {
+			rows[m[1]] = line
+		}
+	}
+	for _, s := range settings() {
+		row, ok := rows[s.key]
+		if !ok {
+			t.Errorf("%s has no row in %s", s.key, docsPath)
+			continue
+		}
+		for _, w := range []string{"`--" + s.key + "`", "`" + s.env + "`"} {
+			if !strings.Contains(row, w) {
+				t.Errorf("%s row lacks %s", s.key, w)
+			}
+		}
+		if s.def != "" && !strings.Contains(row, "`"+s.def+"`") {
+			t.Errorf("%s row lacks its default `%s`", s.key, s.def)
+		}
+		delete(rows, s.key)
+	}
+	for key := range rows {
+		t.Errorf("%s documents %s, which is no setting", docsPath, key)
+	}
+	if !strings.Contains(string(data), "flag > environment > config file > default") {
+		t.Error("docs lack the precedence rule")
+	}
+}
+
+// TestDocsExampleLoads loads the full example of docs/configuration.md.
+func TestDocsExampleLoads(t *testing.T) {
+	data, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(data), "## Full example\n\n```yaml\n")
+	if !ok {
+		t.Fatal("no yaml block under ## Full example")
+	}
+	example, _, _ := strings.Cut(after, "```")
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := writeFile(t, "sluice.yaml", strings.Replace(example, "/run/secrets/mysql-password", pw, 1))
+	c, err := LoadConfig(p, nil, nil)
+	if err != nil {
+		t.Fatalf("docs example does not load: %v", err)
+	}
+	if c.Source.Password.Reveal() != "x" || len(c.Kafka.Brokers) != 3 {
+		t.Errorf("docs example loaded wrongly: %+v", c)
+	}
+}
