@@ -1,0 +1,48 @@
+# sluice — common tasks. `make help` lists them.
+
+GO      ?= go
+PKGS    := ./...
+# The integration tier needs real servers; the harness (deploy/local) installs
+# MariaDB from Debian's packages and Apache Kafka from Maven Central on first use
+# and caches them.
+INTEGRATION_TIMEOUT ?= 25m
+
+.PHONY: help build test unit integration quickstart bench vet fmt deps clean
+
+help:
+	@echo "make quickstart   run sluice end to end against a local MariaDB and Kafka (ONCE=1 exits after the demo)"
+	@echo "make test         unit tests, then integration tests against real MariaDB and Kafka"
+	@echo "make bench        1M-row snapshot and streaming benchmark; writes BENCHMARKS.md"
+	@echo "make build        build bin/sluice"
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+
+vet:
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration $(PKGS)
+
+fmt:
+	gofmt -l -w .
+
+## test: both tiers. CI runs exactly this (.ci/run).
+test: vet unit integration
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+integration:
+	$(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) ./deploy/... ./integration/...
+
+## deps: install (or find in the cache) the servers the integration tier uses.
+deps:
+	$(GO) run ./deploy/quickstart -install-only
+
+quickstart:
+	$(GO) run ./deploy/quickstart $(if $(ONCE),-once)
+
+bench:
+	$(GO) run ./integration/bench -out BENCHMARKS.md
+
+clean:
+	rm -rf bin .quickstart

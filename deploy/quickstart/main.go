@@ -1,0 +1,285 @@
+// Command quickstart runs sluice end to end on this machine: `make
+// quickstart` runs it.
+//
+//	go run ./deploy/quickstart                 demo, then keep printing until Ctrl-C
+//	go run ./deploy/quickstart -once           demo, then stop and exit (non-zero if it fails)
+//	go run ./deploy/quickstart -install-only   install MariaDB and Kafka into the cache, then exit
+//
+// # What it does
+//
+// It starts a local MariaDB (binlog on, ROW format, FULL row image and row
+// metadata, GTIDs) and a single-node Apache Kafka (KRaft) as processes with
+// package deploy/local, under .quickstart/ at the root of the repository.
+// Both keep their data there, so a second run reuses it; installs are cached
+// outside the repository (see deploy/local).
+//
+// It loads the sample database shop (customers and orders, a few rows
+// each), dropping and recreating it, and creates the user sluice with the
+// privileges sluice needs and a new random password. Because the database
+// is new, the previous run's topics, checkpoint included (every topic named
+// quickstart.*), are deleted: sluice starts over with a fresh snapshot.
+//
+// It builds sluice into .quickstart/bin, writes .quickstart/sluice.yaml and
+// runs `sluice run` as a child whose log goes to .quickstart/sluice.log; the
+// password reaches it in SLUICE_SOURCE_PASSWORD, never on its command line.
+// A consumer of its own reads quickstart.shop.customers and
+// quickstart.shop.orders from the start and prints every record: topic,
+// partition and offset, key, op, and the row images, or TOMBSTONE.
+//
+// Once the snapshot's records are printed it makes live changes (an insert,
+// an update, a delete, a primary-key update), printing each statement and
+// waiting for its records. Then it keeps printing until SIGINT or SIGTERM,
+// or with -once it exits. Either way it stops sluice (SIGTERM, waiting for
+// it), then Kafka and MariaDB, keeping their data.
+//
+// # Promises
+//
+//   - No process it starts outlives it: sluice and the servers get SIGKILL
+//     when the quickstart dies.
+//   - With -once it exits 0 only when every record of the live changes,
+//     tombstones included, has been printed and everything stopped cleanly.
+//     When they do not arrive within two minutes of sluice's start, or sluice
+//     exits, it exits 1 and prints the end of sluice's log.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluice-cdc/sluice/deploy/local"
+)
+
+const (
+	// topicPrefix is sluice's kafka.topic_prefix; every topic of a run,
+	// its checkpoint topic included, starts with it and a dot.
+	topicPrefix = "quickstart"
+	// sourceName is sluice's name, the key of its checkpoint.
+	sourceName = "quickstart"
+	// demoTimeout bounds the time from sluice's start until the last record
+	// of the live changes has arrived.
+	demoTimeout = 2 * time.Minute
+)
+
+func main() {
+	installOnly := flag.Bool("install-only", false, "install MariaDB and Kafka (into the cache) if missing, then exit")
+	once := flag.Bool("once", false, "exit after the live changes' records have been printed; exit 1 if they do not arrive within "+demoTimeout.String())
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./deploy/quickstart [-once | -install-only]\n\n"+
+			"Runs MariaDB, Kafka and sluice under .quickstart/ and prints the records sluice writes.\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	var err error
+	if *installOnly {
+		err = install(ctx)
+	} else {
+		err = run(ctx, *once)
+	}
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+// say prints one step of the quickstart.
+func say(format string, args ...any) {
+	fmt.Printf("==> "+format+"\n", args...)
+}
+
+// install installs MariaDB and Kafka unless they are there already. It
+// blocks for the downloads.
+func install(ctx context.Context) error {
+	say("Installing MariaDB (Debian packages) unless present")
+	if err := local.InstallMariaDB(ctx); err != nil {
+		return err
+	}
+	say("Installing Apache Kafka (jars from Maven Central, cached) unless present")
+	libs, err := local.InstallKafka(ctx)
+	if err != nil {
+		return err
+	}
+	say("Ready: MariaDB installed, Kafka in %s", libs)
+	return nil
+}
+
+// run is the quickstart. Cancellation of ctx (Ctrl-C) is a normal end
+// unless once is set; a stop that is not clean is an error either way.
+func run(ctx context.Context, once bool) error {
+	var stopErrs []error
+	err := runSteps(ctx, once, &stopErrs)
+	if err != nil && ctx.Err() != nil {
+		if once {
+			err = errors.New("interrupted before the demo finished")
+		} else {
+			err = nil
+		}
+	}
+	return errors.Join(append([]error{err}, stopErrs...)...)
+}
+
+// runSteps brings everything up, runs the demo and stops everything again,
+// appending the errors of the stops to stopErrs.
+func runSteps(ctx context.Context, once bool, stopErrs *[]error) error {
+	root, err := findRoot()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, ".quickstart")
+	bin := filepath.Join(dir, "bin", "sluice")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+
+	say("Building sluice into %s", rel(bin))
+	if err := buildSluice(ctx, root, bin); err != nil {
+		return err
+	}
+
+	say("Starting MariaDB and Kafka under %s (a first run installs them, which takes a few minutes)", rel(dir))
+	db, kafka, err := startServers(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("Stopping Kafka and MariaDB (their data stays in %s)", rel(dir))
+		if err := stopServers(db, kafka); err != nil {
+			*stopErrs = append(*stopErrs, err)
+		}
+	}()
+	say("MariaDB listens on %s, Kafka on %s", db.Addr(), kafka.Bootstrap())
+
+	say("Loading the sample database shop: customers and orders, %d rows (dropped and recreated)", snapshotRows)
+	if err := db.Exec(ctx, schemaStatements...); err != nil {
+		return fmt.Errorf("load the sample database: %w", err)
+	}
+	password, err := newPassword()
+	if err != nil {
+		return err
+	}
+	say("Creating user %s@127.0.0.1 with %s and a new random password", sluiceUser, sluiceGrants)
+	if err := db.Exec(ctx, userStatements(password)...); err != nil {
+		return fmt.Errorf("create the sluice user: %w", err)
+	}
+
+	deleted, err := deleteTopics(ctx, kafka.Bootstrap(), topicPrefix)
+	if err != nil {
+		return err
+	}
+	if len(deleted) > 0 {
+		say("Deleted the previous run's topics, checkpoint included (%s): shop is new, so sluice starts over with a snapshot",
+			strings.Join(deleted, ", "))
+	}
+
+	settings := sluiceSettings{Name: sourceName, DBPort: db.Port(), User: sluiceUser,
+		Brokers: kafka.Bootstrap(), TopicPrefix: topicPrefix}
+	config := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(config, []byte(settings.configYAML()), 0o644); err != nil {
+		return fmt.Errorf("write sluice's configuration: %w", err)
+	}
+	logPath := filepath.Join(dir, "sluice.log")
+	say("Starting sluice: %s run --config %s (password in SLUICE_SOURCE_PASSWORD), log in %s",
+		rel(bin), rel(config), rel(logPath))
+	proc, err := startSluice(root, bin, config, logPath, sluiceEnv(os.Environ(), password))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if proc.running() {
+			say("Stopping sluice")
+		}
+		if err := proc.stop(); err != nil {
+			*stopErrs = append(*stopErrs, err)
+		}
+	}()
+
+	s := startSession(ctx, kafka.Bootstrap(), topicPrefix, proc)
+	defer s.close()
+	return s.demo(ctx, db, once)
+}
+
+// startServers starts MariaDB and Kafka side by side in dir/mariadb and
+// dir/kafka, keeping their data on Stop. It blocks until both serve
+// clients; on error neither is left running.
+func startServers(ctx context.Context, dir string) (*local.MariaDB, *local.Kafka, error) {
+	type started struct {
+		db  *local.MariaDB
+		err error
+	}
+	dbc := make(chan started, 1)
+	go func() {
+		db, err := local.StartMariaDB(ctx, local.MariaDBOptions{Dir: filepath.Join(dir, "mariadb"), Keep: true})
+		dbc <- started{db, err}
+	}()
+	kafka, kerr := local.StartKafka(ctx, local.KafkaOptions{Dir: filepath.Join(dir, "kafka"), Keep: true})
+	d := <-dbc
+	if d.err != nil || kerr != nil {
+		if d.db != nil {
+			_ = d.db.Stop()
+		}
+		if kafka != nil {
+			_ = kafka.Stop()
+		}
+		return nil, nil, errors.Join(d.err, kerr)
+	}
+	return d.db, kafka, nil
+}
+
+// stopServers stops both servers side by side and blocks until both have
+// exited.
+func stopServers(db *local.MariaDB, kafka *local.Kafka) error {
+	dbErr := make(chan error, 1)
+	go func() { dbErr <- db.Stop() }()
+	kerr := kafka.Stop()
+	return errors.Join(<-dbErr, kerr)
+}
+
+// findRoot returns the repository's root: the nearest directory, from the
+// working directory up, that holds go.mod.
+func findRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository root: %w", err)
+	}
+	return rootFrom(wd)
+}
+
+func rootFrom(dir string) (string, error) {
+	for d := dir; ; {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("find the repository root: no go.mod in %s or above; run the quickstart inside the sluice repository", dir)
+		}
+		d = parent
+	}
+}
+
+// rel returns path relative to the working directory when it lies below
+// it, else path itself.
+func rel(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	r, err := filepath.Rel(wd, path)
+	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return path
+	}
+	return r
+}
