@@ -25,7 +25,6 @@ func (t TableRef) Quoted() string {
 	return schema.QuoteMySQLIdentifier(t.Database) + "." + schema.QuoteMySQLIdentifier(t.Name)
 }
 
-
 // ListTables returns the base tables the selection captures. A literal
 // include pattern (no glob) that names no table is an error: the user
 // expects that table.

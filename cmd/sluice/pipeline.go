@@ -26,7 +26,7 @@ type pipeline struct {
 	log     *slog.Logger
 
 	topics map[string]bool // topics known to exist
-	recs   []*kgo.Record  // reused between events
+	recs   []*kgo.Record   // reused between events
 }
 
 func newPipeline(name string, b *tombstone.Builder, prod *sink.Producer, adm *kadm.Client, cfg sink.Config, log *slog.Logger) *pipeline {
