@@ -39,6 +39,7 @@ type Config struct {
 	Kafka    KafkaConfig    `yaml:"kafka"`
 	Format   string         `yaml:"format" default:"json" help:"record value format: json"`
 	Log      LogConfig      `yaml:"log"`
+	Debug    DebugConfig    `yaml:"debug"`
 }
 
 // SourceConfig says which database to read and how to connect to it.
@@ -64,8 +65,7 @@ type TablesConfig struct {
 
 // SnapshotConfig controls the initial copy of existing rows.
 type SnapshotConfig struct {
-	Mode      string `yaml:"mode" default:"initial" help:"initial copies existing rows before streaming; never streams only"`
-	ChunkSize int    `yaml:"chunk_size" default:"10000" help:"rows per snapshot read; bounds the rows held in memory per table read"`
+	Mode string `yaml:"mode" default:"initial" help:"initial copies existing rows before streaming; never streams only"`
 }
 
 // KafkaConfig says where records go and how they are produced.
@@ -78,6 +78,9 @@ type KafkaConfig struct {
 	CheckpointTopic    string            `yaml:"checkpoint_topic" default:"sluice.checkpoints" help:"compacted topic holding source positions"`
 	CheckpointInterval time.Duration     `yaml:"checkpoint_interval" default:"1s" help:"how often the acknowledged position is written"`
 	MaxBufferedRecords int               `yaml:"max_buffered_records" default:"10000" help:"records produced but not yet acknowledged; bounds memory"`
+	MaxBufferedBytes   int               `yaml:"max_buffered_bytes" default:"67108864" help:"bytes of records produced but not yet acknowledged; bounds memory; at least max_message_bytes"`
+	MaxMessageBytes    int32             `yaml:"max_message_bytes" default:"1000012" help:"largest record batch sluice sends; topics sluice creates get the same max.message.bytes"`
+	DeliveryTimeout    time.Duration     `yaml:"delivery_timeout" default:"2m" help:"how long a record may be retried before sluice stops with an error"`
 	Compression        string            `yaml:"compression" default:"lz4" help:"record batch compression: none, gzip, snappy, lz4 or zstd"`
 	Linger             time.Duration     `yaml:"linger" default:"5ms" help:"time a batch waits for more records before it is sent"`
 	ClientID           string            `yaml:"client_id" default:"sluice" help:"Kafka client id"`
@@ -87,6 +90,11 @@ type KafkaConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level" default:"info" help:"log level: debug, info, warn or error"`
 	Format string `yaml:"format" default:"text" help:"log format: text or json"`
+}
+
+// DebugConfig exposes sluice's internals for diagnosis.
+type DebugConfig struct {
+	PprofListen string `yaml:"pprof_listen" help:"host:port serving Go's /debug/pprof endpoints, e.g. 127.0.0.1:6060; empty turns them off"`
 }
 
 // Secret holds a password. Every way of printing it (all fmt verbs, slog,
@@ -655,9 +663,6 @@ func (c *Config) Validate() error {
 		p.add("snapshot.mode", "required; one of initial, never")
 	} else {
 		p.oneOf("snapshot.mode", c.Snapshot.Mode, "initial", "never")
-	}
-	if c.Snapshot.ChunkSize < 1 {
-		p.add("snapshot.chunk_size", "must be at least 1, e.g. 10000")
 	}
 
 	k := &c.Kafka

@@ -49,13 +49,13 @@ func testdataConfig() *Config {
 			ExcludeColumns: []string{"shop.customers.ssn"},
 			Keys:           map[string][]string{"shop.events": {"event_id", "ts"}},
 		},
-		Snapshot: SnapshotConfig{Mode: "initial", ChunkSize: 5000},
+		Snapshot: SnapshotConfig{Mode: "initial"},
 		Kafka: KafkaConfig{
 			Brokers: []string{"kafka1:9092", "kafka2:9092"}, TopicPrefix: "cdc",
 			Partitions: 6, ReplicationFactor: 3,
 			TopicConfig:     map[string]string{"min.insync.replicas": "2"},
 			CheckpointTopic: "cdc.checkpoints", CheckpointInterval: 2 * time.Second,
-			MaxBufferedRecords: 20000, Compression: "zstd", Linger: 10 * time.Millisecond,
+			MaxBufferedRecords: 20000, MaxBufferedBytes: 64 << 20, MaxMessageBytes: 1000012, DeliveryTimeout: 2 * time.Minute, Compression: "zstd", Linger: 10 * time.Millisecond,
 			ClientID: "sluice-orders",
 		},
 		Format: "json",
@@ -149,10 +149,10 @@ func TestLoadConfigLayers(t *testing.T) {
 					Source: SourceConfig{Type: "mysql", Host: "127.0.0.1", Port: 3306, User: "sluice",
 						ServerID: deriveServerID("sluice"), ConnectTimeout: 10 * time.Second},
 					Tables:   TablesConfig{Include: []string{"shop.*"}},
-					Snapshot: SnapshotConfig{Mode: "initial", ChunkSize: 10000},
+					Snapshot: SnapshotConfig{Mode: "initial"},
 					Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:9092"}, TopicPrefix: "sluice",
 						Partitions: 1, ReplicationFactor: -1, CheckpointTopic: "sluice.checkpoints",
-						CheckpointInterval: time.Second, MaxBufferedRecords: 10000, Compression: "lz4",
+						CheckpointInterval: time.Second, MaxBufferedRecords: 10000, MaxBufferedBytes: 64 << 20, MaxMessageBytes: 1000012, DeliveryTimeout: 2 * time.Minute, Compression: "lz4",
 						Linger: 5 * time.Millisecond, ClientID: "sluice"},
 					Format: "json",
 					Log:    LogConfig{Level: "info", Format: "text"},
@@ -511,7 +511,6 @@ func TestValidateCollectsAllProblems(t *testing.T) {
 	c.Tables.ExcludeColumns = []string{"shop.t"}
 	c.Tables.Keys = map[string][]string{"shop.log": nil}
 	c.Snapshot.Mode = "sometimes"
-	c.Snapshot.ChunkSize = 0
 	c.Kafka.Brokers = []string{"localhost", "h:99999"}
 	c.Kafka.Partitions = 0
 	c.Kafka.ReplicationFactor = 0
@@ -538,7 +537,6 @@ func TestValidateCollectsAllProblems(t *testing.T) {
 		`tables.exclude_columns: "shop.t" is not of the form db.table.column`,
 		`tables.keys: "shop.log" needs a list of key column names, e.g. shop.log: [id]`,
 		`snapshot.mode: "sometimes" is not one of initial, never`,
-		`snapshot.chunk_size: must be at least 1`,
 		`kafka.brokers: "localhost" is not host:port, e.g. 127.0.0.1:9092`,
 		`kafka.brokers: "h:99999" has no valid port`,
 		`kafka.partitions: must be at least 1`,

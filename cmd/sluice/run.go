@@ -25,6 +25,13 @@ const shutdownTimeout = 30 * time.Second
 // a fatal error. Cancellation is a clean stop, not an error.
 func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	log.Info("sluice starting", "version", Version(), "name", cfg.Name, "source", cfg.Source.Host, "brokers", cfg.Kafka.Brokers)
+	if cfg.Debug.PprofListen != "" {
+		stop, err := servePprof(cfg.Debug.PprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	scfg, bcfg, err := sourceConfigs(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -186,7 +193,8 @@ func sinkConfig(cfg *Config) sink.Config {
 	return sink.Config{
 		Brokers: k.Brokers, ClientID: k.ClientID, TopicPartitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
 		TopicConfigs: k.TopicConfig, CheckpointTopic: k.CheckpointTopic, CheckpointInterval: k.CheckpointInterval,
-		MaxBufferedRecords: k.MaxBufferedRecords, ProducerLinger: k.Linger, Compression: k.Compression,
+		MaxBufferedRecords: k.MaxBufferedRecords, MaxBufferedBytes: k.MaxBufferedBytes, MaxMessageBytes: k.MaxMessageBytes,
+		DeliveryTimeout: k.DeliveryTimeout, ProducerLinger: k.Linger, Compression: k.Compression,
 	}
 }
 
