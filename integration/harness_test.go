@@ -210,6 +210,8 @@ kafka:
   topic_prefix: %s
   checkpoint_topic: %s
   checkpoint_interval: 200ms
+  topic_config:
+    min.compaction.lag.ms: "3600000"   # tests read every record, superseded ones too
 log:
   level: debug
 %s`, f.name, f.srv.Port(), f.srv.User(), f.db, kafka.Bootstrap(), f.prefix, f.cp, extra)
