@@ -55,6 +55,7 @@ type Reader struct {
 	file    string
 	gtids   mysql.GTIDSet
 	pending string // GTID of the open transaction, applied at its commit
+	inTxn   bool   // inside a multi-statement transaction: no boundary before its end
 }
 
 type tableEntry struct {
@@ -204,7 +205,10 @@ func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent, h slui
 	case *replication.RotateEvent:
 		r.file = string(e.NextLogName)
 	case *replication.MariadbGTIDEvent:
+		// MariaDB has no BEGIN event: a GTID event that is not standalone
+		// opens a transaction that ends with XID or COMMIT.
 		r.pending = e.GTID.String()
+		r.inTxn = !e.IsStandalone()
 	case *replication.GTIDEvent:
 		next, err := e.GTIDNext()
 		if err == nil {
@@ -215,16 +219,20 @@ func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent, h slui
 	case *replication.RowsEvent:
 		return false, r.rows(ctx, ev, e, h)
 	case *replication.XIDEvent:
+		r.inTxn = false
 		return true, r.commit()
 	case *replication.QueryEvent:
 		q := strings.TrimSpace(string(e.Query))
 		switch {
 		case strings.EqualFold(q, "BEGIN"):
+			r.inTxn = true
 			return false, nil
-		case strings.EqualFold(q, "COMMIT"):
+		case strings.EqualFold(q, "COMMIT"), strings.EqualFold(q, "ROLLBACK"):
+			r.inTxn = false
 			return true, r.commit()
-		case strings.EqualFold(q, "ROLLBACK"):
-			r.pending = ""
+		case r.inTxn:
+			// SAVEPOINT, ROLLBACK TO and statements logged inside a
+			// transaction: a restart here would begin mid-transaction.
 			return false, nil
 		}
 		r.log.Info("ddl in binlog; the next table map carries the new shape",
