@@ -52,10 +52,17 @@ func TestMissingPrivileges(t *testing.T) {
 	f := newFixture(t)
 	f.exec("CREATE TABLE t (id INT PRIMARY KEY, v INT)", "INSERT INTO t VALUES (1, 1)")
 	user := "np" + f.db[len(f.db)-5:]
-	f.exec(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY ''", user),
+	f.password = "pw-" + f.db // must never appear in sluice's output
+	f.exec(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, f.password),
 		fmt.Sprintf("GRANT SELECT ON %s.* TO '%s'@'%%'", quote(f.db), user))
 	defer f.exec(fmt.Sprintf("DROP USER '%s'@'%%'", user))
 	cfg := strings.Replace(f.config(""), "user: "+f.srv.User(), "user: "+user, 1)
+	// A wrong password: access denied, and the password is not echoed.
+	right := f.password
+	f.password = "wrong-" + right
+	expectFailure(t, f, cfg, "run", "access denied for user", "source.password")
+	f.password = right
+
 	out := expectFailure(t, f, cfg, "check", "lacks REPLICATION SLAVE", "GRANT REPLICATION SLAVE")
 	for _, want := range []string{"lacks REPLICATION CLIENT", "WARN  the user lacks RELOAD"} {
 		if !strings.Contains(out, want) {
@@ -73,6 +80,11 @@ func TestMissingPrivileges(t *testing.T) {
 	p.stop()
 	if !strings.Contains(p.output(), "lock-free consistent snapshot") {
 		t.Errorf("no log line says the snapshot fell back to the lock-free read")
+	}
+	for _, o := range []string{p.output(), out} {
+		if strings.Contains(o, f.password) {
+			t.Errorf("the password appears in sluice's output:\n%s", o)
+		}
 	}
 }
 
@@ -137,6 +149,9 @@ func expectFailure(t *testing.T, f *fixture, config, cmd string, wants ...string
 	p := f.sluice(config, cmd)
 	err := p.wait(90 * time.Second)
 	out := p.output()
+	if f.password != "" && strings.Contains(out, f.password) {
+		t.Errorf("the password appears in sluice's output:\n%s", out)
+	}
 	if err == nil {
 		t.Fatalf("sluice %s succeeded; want a failure mentioning %q\n%s", cmd, wants, out)
 	}

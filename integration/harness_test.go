@@ -83,6 +83,8 @@ type fixture struct {
 	kc     *kgo.Client
 	adm    *kadm.Client
 	qconn  *client.Conn
+	// password, when set, replaces the server's for sluice's connection.
+	password string
 }
 
 var (
@@ -254,7 +256,11 @@ func (f *fixture) sluice(config string, args ...string) *proc {
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stdout = lockedWriter{p.mu, p.log}
 	p.cmd.Stderr = lockedWriter{p.mu, p.log}
-	p.cmd.Env = append(os.Environ(), "SLUICE_SOURCE_PASSWORD="+f.srv.Password())
+	pw := f.srv.Password()
+	if f.password != "" {
+		pw = f.password
+	}
+	p.cmd.Env = append(os.Environ(), "SLUICE_SOURCE_PASSWORD="+pw)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		f.t.Fatal(err)
