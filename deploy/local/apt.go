@@ -22,6 +22,19 @@ import (
 // and releases the lock. installed is checked again under the lock, so a
 // package another process installed meanwhile is not installed twice.
 func aptInstall(ctx context.Context, installed func() bool, pkgs ...string) error {
+	return aptInstallWith(ctx, installed, aptHooks{}, pkgs...)
+}
+
+// aptHooks are commands that aptInstallWith runs with apt-get's privileges
+// and under its lock: before ahead of apt-get, where a failure stops the
+// installation; after once apt-get has ended, whether it succeeded or not.
+type aptHooks struct {
+	before, after [][]string
+}
+
+// aptInstallWith is aptInstall with hooks run around apt-get; it blocks and
+// returns early on ctx like aptInstall.
+func aptInstallWith(ctx context.Context, installed func() bool, hooks aptHooks, pkgs ...string) error {
 	hint := aptHint(pkgs)
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		return fmt.Errorf("install %s: apt-get not found (install these packages with your system's package manager)", strings.Join(pkgs, ", "))
@@ -50,13 +63,19 @@ func aptInstall(ctx context.Context, installed func() bool, pkgs ...string) erro
 	done := make(chan error, 1)
 	go func() {
 		defer unlock()
-		for _, argv := range aptCommands(pkgs, useSudo) {
-			if err := runDetached(logPath, argv); err != nil {
-				done <- fmt.Errorf("install %s: %w (run by hand: %s)", strings.Join(pkgs, ", "), err, hint)
-				return
+		var err error
+		for _, argv := range append(asRoot(hooks.before, useSudo), aptCommands(pkgs, useSudo)...) {
+			if err = runDetached(logPath, argv); err != nil {
+				err = fmt.Errorf("install %s: %w (run by hand: %s)", strings.Join(pkgs, ", "), err, hint)
+				break
 			}
 		}
-		done <- nil
+		for _, argv := range asRoot(hooks.after, useSudo) {
+			if aerr := runDetached(logPath, argv); aerr != nil && err == nil {
+				err = fmt.Errorf("install %s: %w", strings.Join(pkgs, ", "), aerr)
+			}
+		}
+		done <- err
 	}()
 	select {
 	case err := <-done:
@@ -76,6 +95,18 @@ func aptCommands(pkgs []string, useSudo bool) [][]string {
 		}
 	}
 	return cmds
+}
+
+// asRoot returns copies of cmds prefixed with `sudo -n` when useSudo is set.
+func asRoot(cmds [][]string, useSudo bool) [][]string {
+	out := make([][]string, len(cmds))
+	for i, c := range cmds {
+		if useSudo {
+			c = append([]string{"sudo", "-n"}, c...)
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // aptHint is the shell command a user runs to install pkgs.

@@ -1,13 +1,13 @@
-// Package local installs and runs real MariaDB and Apache Kafka servers as
-// throwaway processes on the loopback interface, for the integration tests
-// and for `make quickstart`.
+// Package local installs and runs real MariaDB, PostgreSQL and Apache Kafka
+// servers as throwaway processes on the loopback interface, for the
+// integration tests and for `make quickstart`.
 //
 // # Where it sits
 //
 // Nothing in the data flow imports this package. It stands up the two ends of
-// the flow (a MariaDB source with replication switched on, a single-node
-// Kafka broker in KRaft mode) so that package integration and the quickstart
-// program can point sluice at real servers:
+// the flow (a MariaDB or PostgreSQL source with replication switched on, a
+// single-node Kafka broker in KRaft mode) so that package integration and the
+// quickstart program can point sluice at real servers:
 //
 //	db, err := local.StartMariaDB(ctx, local.MariaDBOptions{Dir: t.TempDir()})
 //	...
@@ -16,30 +16,39 @@
 //	...
 //	defer kafka.Stop()
 //	// db.Addr(), db.User(), db.Password(), kafka.Bootstrap()
+//	pg, err := local.StartPostgres(ctx, local.PostgresOptions{Dir: t.TempDir()})
+//	...
+//	defer pg.Stop()
+//	// pg.DSN("postgres"), pg.Conn(ctx, "postgres")
 //
 // # Installing
 //
-// [StartMariaDB] and [StartKafka] install what is missing first;
-// [InstallMariaDB] and [InstallKafka] do only that, for a warm-up step.
-// MariaDB comes from Debian's packages (apt-get, as root or through
-// passwordless sudo). Kafka 4.1.1 comes from Maven Central: Maven copies the
-// broker's jars, described by the embedded pom.xml, into a cache outside the
-// repository: $SLUICE_CACHE if set, else $XDG_CACHE_HOME/sluice, else
-// ~/.cache/sluice. Java and Maven themselves come from Debian's packages when
-// missing. A download is written to a temporary directory and renamed into
-// place, so an interrupted one is never taken for a complete one, and a lock
-// file serialises concurrent installers (two test processes).
+// [StartMariaDB], [StartPostgres] and [StartKafka] install what is missing
+// first; [InstallMariaDB], [InstallPostgres] and [InstallKafka] do only that,
+// for a warm-up step. MariaDB and PostgreSQL come from Debian's packages
+// (apt-get, as root or through passwordless sudo); PostgreSQL's newest
+// installed major version (/usr/lib/postgresql/VERSION/bin) is used, and while
+// the harness installs the package a postgresql-common drop-in keeps it from
+// creating and starting the system-wide main cluster. Kafka 4.1.1 comes from
+// Maven Central: Maven copies the broker's jars, described by the embedded
+// pom.xml, into a cache outside the repository: $SLUICE_CACHE if set, else
+// $XDG_CACHE_HOME/sluice, else ~/.cache/sluice. Java and Maven themselves come
+// from Debian's packages when missing. A download is written to a temporary
+// directory and renamed into place, so an interrupted one is never taken for a
+// complete one, and a lock file serialises concurrent installers (two test
+// processes).
 //
 // # Servers
 //
 // Each server runs in a directory the caller names (or a new temporary one),
 // listens on 127.0.0.1 only, on a free port unless the caller fixes one, and
 // writes its logs there. A start waits until the server answers a real client
-// (go-mysql for MariaDB; franz-go metadata plus a validate-only topic creation
-// for Kafka) and fails with the tail of the server's logs when it does not.
-// A directory that already holds an initialised data directory is reused, so
-// a second start with [MariaDBOptions.Keep] or [KafkaOptions.Keep] continues
-// where the first stopped.
+// (go-mysql for MariaDB; pgx for PostgreSQL; franz-go metadata plus a
+// validate-only topic creation for Kafka) and fails with the tail of the
+// server's logs when it does not. A directory that already holds an initialised
+// data directory is reused, so a second start with [MariaDBOptions.Keep],
+// [PostgresOptions.Keep] or [KafkaOptions.Keep] continues where the first
+// stopped.
 //
 // MariaDB runs with binlog_format=ROW, binlog_row_image=FULL,
 // binlog_row_metadata=FULL and server_id=1 unless the options say otherwise
@@ -47,21 +56,35 @@
 // MariaDB. Tests connect as [MariaDB.User] with [MariaDB.Password] at
 // [MariaDB.Addr], or use [MariaDB.Exec] and [MariaDB.Conn].
 //
+// PostgreSQL is initialised with initdb (superuser postgres, UTF8, locale C)
+// and runs with wal_level=logical, max_replication_slots=10 and
+// max_wal_senders=10, fsync off, unless [PostgresOptions.Args] says
+// otherwise. PostgreSQL refuses to run as root, so a root caller's server
+// runs as the system user postgres that Debian's package creates, or as
+// sluice-pg, created with useradd --system when postgres does not exist;
+// that user owns the server's directory. [Postgres.User] (postgres) logs in
+// over loopback, replication included, without a password; roles made with
+// [Postgres.CreateRole] log in with their password (scram-sha-256), through
+// [Postgres.UserDSN].
+//
 // Kafka runs one node that is both broker and controller, with replication
 // factors of 1, auto.create.topics.enable=false and a log cleaner that wakes
 // every second; clients use [Kafka.Bootstrap].
 //
 // Restart (graceful) and Kill (SIGKILL, as in a crash) let tests exercise
-// recovery on both servers; Restart after Kill is a crash recovery.
+// recovery on every server; Restart after Kill is a crash recovery.
 //
 // # Guarantees
 //
 //   - Children never outlive the process that started them: each one runs in
 //     its own process group and receives SIGKILL when its parent dies, even
-//     when the test binary panics or is killed.
-//   - Stop sends SIGTERM to the process group, waits a bounded time, then
-//     sends SIGKILL; it removes the directory unless Keep is set. Stop is safe
-//     to call more than once and after Kill.
+//     when the test binary panics or is killed (PostgreSQL's children end
+//     themselves when they see their postmaster die).
+//   - Stop sends SIGTERM to the process group (PostgreSQL: SIGINT, its fast
+//     shutdown, to the postmaster, whose children each have a process group
+//     of their own), waits a bounded time, then sends SIGKILL (to the
+//     postmaster's children too); it removes the directory unless Keep is
+//     set. Stop is safe to call more than once and after Kill.
 //   - The context given to a Start function bounds installation (ten minutes
 //     when it has no deadline) and then start-up (two minutes when it has no
 //     deadline) only; the server keeps running until Stop.

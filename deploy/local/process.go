@@ -45,6 +45,12 @@ type process struct {
 // It spawns a goroutine that keeps its OS thread locked and waits for the
 // child, so that the parent-death signal fires only when this process dies.
 func startProcess(dir, logPath string, argv []string) (*process, error) {
+	return startProcessAs(dir, logPath, argv, nil)
+}
+
+// startProcessAs is startProcess with the child running under cred; nil
+// means as this process's user.
+func startProcessAs(dir, logPath string, argv []string, cred *syscall.Credential) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log for %s: %w", filepath.Base(argv[0]), err)
@@ -53,7 +59,7 @@ func startProcess(dir, logPath string, argv []string) (*process, error) {
 	cmd.Dir = dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	p := &process{name: filepath.Base(argv[0]), done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
@@ -105,6 +111,95 @@ func (p *process) stop(timeout time.Duration) {
 	}
 }
 
+// stopLeader sends sig to the child alone, not its process group, and waits
+// up to timeout for it to exit, then kills it with killTree. It suits a
+// server that shuts its own children down on sig. It blocks until the child
+// is gone.
+func (p *process) stopLeader(sig syscall.Signal, timeout time.Duration) {
+	if p.exited() {
+		return
+	}
+	_ = syscall.Kill(p.pid, sig)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+		p.killTree()
+	}
+}
+
+// killTree is kill for a child whose own children leave its process group
+// (PostgreSQL's postmaster puts each in a session of its own). It stops the
+// child so that it forks no more, sends SIGKILL to its children, found by
+// parent pid, and then to the child's group, and blocks until the child is
+// reaped and its children are gone (at most ten seconds for those).
+func (p *process) killTree() {
+	if p.exited() {
+		return
+	}
+	_ = syscall.Kill(p.pid, syscall.SIGSTOP)
+	kids := childPIDs(p.pid)
+	for _, k := range kids {
+		_ = syscall.Kill(k, syscall.SIGKILL)
+	}
+	p.kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, k := range kids {
+		for running(k) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// childPIDs returns the pids of the running processes whose parent is pid.
+func childPIDs(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid, ok := procStat(n); ok && ppid == pid {
+			kids = append(kids, n)
+		}
+	}
+	return kids
+}
+
+// running reports whether pid names a process that has not exited; a
+// zombie has.
+func running(pid int) bool {
+	state, _, ok := procStat(pid)
+	return ok && state != 'Z' && state != 'X'
+}
+
+// procStat reads the state and parent pid of process pid from /proc.
+func procStat(pid int) (state byte, ppid int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	if err != nil {
+		return 0, 0, false
+	}
+	return f[0][0], ppid, true
+}
+
 // kill sends SIGKILL to the child's process group and waits for the child to
 // exit.
 func (p *process) kill() {
@@ -120,6 +215,12 @@ func (p *process) kill() {
 // blocks; when ctx is done the child's process group is killed. The child
 // dies with this process, like the servers.
 func runCommand(ctx context.Context, dir, logPath string, argv []string) error {
+	return runCommandAs(ctx, dir, logPath, argv, nil)
+}
+
+// runCommandAs is runCommand with the child running under cred; nil means
+// as this process's user.
+func runCommandAs(ctx context.Context, dir, logPath string, argv []string, cred *syscall.Credential) error {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log for %s: %w", filepath.Base(argv[0]), err)
@@ -129,7 +230,7 @@ func runCommand(ctx context.Context, dir, logPath string, argv []string) error {
 	cmd.Dir = dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

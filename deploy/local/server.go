@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // server is a long-running child together with what it takes to start it
@@ -18,6 +19,13 @@ type server struct {
 	outLog    string                      // receives the child's stdout and stderr
 	logs      []string                    // logs whose tails explain a failed start
 	probe     func(context.Context) error // succeeds once the server serves clients
+	cred      *syscall.Credential         // the child's user; nil means this process's
+	// stopSignal, when set, is sent to the child alone to shut it down;
+	// otherwise SIGTERM goes to the child's process group.
+	stopSignal syscall.Signal
+	// killTree makes kill find and kill the child's own children too, for
+	// a child that puts them in process groups of their own.
+	killTree bool
 
 	mu     sync.Mutex
 	proc   *process
@@ -35,33 +43,47 @@ func (s *server) start(ctx context.Context) error {
 	if s.proc != nil && !s.proc.exited() {
 		return fmt.Errorf("start %s: already running", s.proc.name)
 	}
-	p, err := startProcess(s.dir, s.outLog, s.argv)
+	p, err := startProcessAs(s.dir, s.outLog, s.argv, s.cred)
 	if err != nil {
 		return err
 	}
 	if err := waitReady(ctx, p, s.probe, s.logs...); err != nil {
-		p.kill()
+		if s.killTree {
+			p.killTree()
+		} else {
+			p.kill()
+		}
 		return err
 	}
 	s.proc = p
 	return nil
 }
 
-// stop shuts the child down gracefully (SIGTERM, then SIGKILL after
-// stopTimeout) and blocks until it has exited.
+// stop shuts the child down gracefully (SIGTERM to its process group, or
+// stopSignal to the child alone; after stopTimeout SIGKILL, to the group or,
+// with stopSignal, as killTree sends it) and blocks until it has exited.
 func (s *server) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc != nil {
+	switch {
+	case s.proc == nil:
+	case s.stopSignal != 0:
+		s.proc.stopLeader(s.stopSignal, stopTimeout)
+	default:
 		s.proc.stop(stopTimeout)
 	}
 }
 
-// kill sends SIGKILL to the child and blocks until it has exited.
+// kill sends SIGKILL to the child (and, with killTree, to its children) and
+// blocks until it has exited.
 func (s *server) kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc != nil {
+	switch {
+	case s.proc == nil:
+	case s.killTree:
+		s.proc.killTree()
+	default:
 		s.proc.kill()
 	}
 }
