@@ -151,6 +151,7 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 		HeartbeatPeriod:         10 * time.Second,
 		ReadTimeout:             60 * time.Second,
 		DisableRetrySync:        true,
+		VerifyChecksum:          true,
 		EventCacheCount:         r.cfg.EventCache,
 		Logger:                  quietLogger(r.log),
 		RowsEventDecodeFunc:     r.decodeRows,
@@ -188,7 +189,14 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 // tables nobody asked for. go-mysql calls it on its own parsing goroutine,
 // ahead of the events the handler has seen, so it decides from the table
 // map the parser attached and the read-only selection, nothing else.
-func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) error {
+func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) (err error) {
+	// A corrupt event must stop the stream with an error, not crash the
+	// process from go-mysql's goroutine.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decode rows event: malformed event: %v", p)
+		}
+	}()
 	pos, err := e.DecodeHeader(data)
 	if err != nil {
 		return err

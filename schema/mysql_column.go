@@ -164,9 +164,19 @@ func MySQLTable(database, name string, columns []MySQLInfoColumn, primaryKey []s
 // map; the event must come from a parser whose flavor is "mariadb" (go-mysql
 // sets it from BinlogSyncerConfig.Flavor) or the collations of the columns
 // after a geometry column are misread.
-func MySQLTableFromTableMap(tme *replication.TableMapEvent) (*sluice.Table, error) {
+func MySQLTableFromTableMap(tme *replication.TableMapEvent) (_ *sluice.Table, err error) {
 	t := &sluice.Table{Database: string(tme.Schema), Name: string(tme.Table)}
+	// go-mysql's metadata helpers index without bounds checks; a corrupt
+	// or truncated table map must be an error, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("map table %s from the binlog: malformed table map event: %v", t.FullName(), r)
+		}
+	}()
 	n := int(tme.ColumnCount)
+	if n == 0 {
+		return nil, fmt.Errorf("map table %s from the binlog: malformed table map event: no columns", t.FullName())
+	}
 	if len(tme.ColumnName) != n {
 		return nil, fmt.Errorf("map table %s from the binlog: the table map carries no column names, so the server runs with binlog_row_metadata=MINIMAL; fix: SET GLOBAL binlog_row_metadata=FULL (and binlog_row_metadata=FULL in the server's configuration), then restart sluice", t.FullName())
 	}
@@ -174,7 +184,7 @@ func MySQLTableFromTableMap(tme *replication.TableMapEvent) (*sluice.Table, erro
 		return nil, fmt.Errorf("map table %s from the binlog: table map has %d types and %d metadata entries for %d columns", t.FullName(), len(tme.ColumnType), len(tme.ColumnMeta), n)
 	}
 	names := tme.ColumnNameString()
-	unsigned := tme.UnsignedMap()
+	unsigned := unsignedColumns(tme)
 	collations := tme.CollationMap()
 	enumSetCollations := tme.EnumSetCollationMap()
 	enums := tme.EnumStrValueMap()
@@ -266,6 +276,27 @@ func MySQLTableFromTableMap(tme *replication.TableMapEvent) (*sluice.Table, erro
 	}
 	t.PrimaryKey = len(t.Key) > 0
 	return t, nil
+}
+
+// unsignedColumns reads the table map's signedness bitmap. The server
+// gives every numeric column a bit, YEAR and the old DECIMAL included;
+// go-mysql v1.13's UnsignedMap skips those two and so shifts the sign of
+// every numeric column after them.
+func unsignedColumns(tme *replication.TableMapEvent) map[int]bool {
+	out := map[int]bool{}
+	bit := 0
+	for i, typ := range tme.ColumnType {
+		switch typ {
+		case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG,
+			mysql.MYSQL_TYPE_LONGLONG, mysql.MYSQL_TYPE_NEWDECIMAL, mysql.MYSQL_TYPE_DECIMAL,
+			mysql.MYSQL_TYPE_FLOAT, mysql.MYSQL_TYPE_DOUBLE, mysql.MYSQL_TYPE_YEAR:
+			if bit/8 < len(tme.SignednessBitmap) {
+				out[i] = tme.SignednessBitmap[bit/8]&(0x80>>(bit%8)) != 0
+			}
+			bit++
+		}
+	}
+	return out
 }
 
 // MySQLSelectExpr returns the select-list expression the snapshot reads a

@@ -334,6 +334,12 @@ func (m *MariaDB) Conn(ctx context.Context) (*client.Conn, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("connect to mariadb at %s: %w", m.Addr(), err)
 	}
+	// go-mysql asks for a MySQL 8 collation MariaDB does not know, and the
+	// session would fall back to latin1 and double-encode non-ASCII text.
+	if _, err := c.Execute("SET NAMES utf8mb4"); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("connect to mariadb at %s: set names: %w", m.Addr(), err)
+	}
 	return c, nil
 }
 
