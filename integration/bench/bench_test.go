@@ -1,0 +1,342 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestParseProcStat(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	line := "4242 (my (odd) cmd) S 17 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 12 0 123 456 789\n"
+	st, err := parseProcStat([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PID != 4242 || st.Comm != "my (odd) cmd" || st.PPID != 17 {
+		t.Errorf("got %+v", st)
+	}
+	if want := 325 * clockTick; st.CPU != want {
+		t.Errorf("cpu = %v, want %v", st.CPU, want)
+	}
+	for _, bad := range []string{"", "12 no parens", "12 (x) S 1 2"} {
+		if _, err := parseProcStat([]byte(bad)); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+}
+
+func TestReadProcStatSelf(t *testing.T) {
+	st, err := readProcStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PID != os.Getpid() || st.PPID != os.Getppid() {
+		t.Errorf("got %+v", st)
+	}
+	if rss, err := peakRSS(os.Getpid()); err != nil || rss <= 0 {
+		t.Errorf("peakRSS = %d, %v", rss, err)
+	}
+}
+
+func TestParseStatusKB(t *testing.T) {
+	status := "Name:\tsluice\nVmPeak:\t  900000 kB\nVmHWM:\t   61234 kB\nVmRSS:\t   50000 kB\n"
+	got, err := parseStatusKB([]byte(status), "VmHWM")
+	if err != nil || got != 61234*1024 {
+		t.Errorf("VmHWM = %d, %v", got, err)
+	}
+	if _, err := parseStatusKB([]byte(status), "VmSwap"); err == nil {
+		t.Error("missing key: want an error")
+	}
+	if _, err := parseStatusKB([]byte("VmHWM: lots\n"), "VmHWM"); err == nil {
+		t.Error("malformed line: want an error")
+	}
+}
+
+func TestParseMachineBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	stat := "cpu  100 5 50 9000 40 3 2 1 0 0\ncpu0 50 2 25 4500 20 1 1 0 0 0\n"
+	got, err := parseMachineBusy([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 161 * clockTick; got != want {
+		t.Errorf("busy = %v, want %v (idle and iowait excluded)", got, want)
+	}
+	if _, err := parseMachineBusy([]byte("intr 1 2 3\n")); err == nil {
+		t.Error("no cpu line: want an error")
+	}
+}
+
+func TestShareBetween(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	a := cpuSample{at: t0, busy: 10 * time.Second, byRole: map[string]time.Duration{"kafka": time.Second}}
+	b := cpuSample{at: t0.Add(2 * time.Second), busy: 13 * time.Second, byRole: map[string]time.Duration{
+		"sluice": 1500 * time.Millisecond, "kafka": 2 * time.Second, "mariadb": 200 * time.Millisecond}}
+	s := shareBetween(a, b)
+	near := func(got, want float64) bool { return got > want-1e-9 && got < want+1e-9 }
+	if !near(s.Sluice, 0.75) || !near(s.Kafka, 0.5) || !near(s.MariaDB, 0.1) || !near(s.Other, 0.15) {
+		t.Errorf("got %+v", s)
+	}
+	if z := shareBetween(b, b); z != (cpuShare{}) {
+		t.Errorf("no time passed: got %+v", z)
+	}
+}
+
+func TestDescendants(t *testing.T) {
+	all := map[int]procStat{1: {PPID: 0}, 10: {PPID: 1}, 11: {PPID: 10}, 12: {PPID: 11}, 20: {PPID: 1}}
+	got := descendants(all, 10)
+	if len(got) != 3 || !got[10] || !got[11] || !got[12] || got[20] {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestCPURole(t *testing.T) {
+	for comm, want := range map[string]string{"sluice": "sluice", "mariadbd": "mariadb", "java": "kafka", "perf": "bench", "bench": "bench"} {
+		if got := cpuRole(comm); got != want {
+			t.Errorf("cpuRole(%q) = %q, want %q", comm, got, want)
+		}
+	}
+}
+
+func TestIsForeignLoad(t *testing.T) {
+	for cmd, want := range map[string]bool{
+		"/usr/sbin/mariadbd --no-defaults --datadir=/tmp/x":             true,
+		"/usr/bin/java -Xmx512m -cp /c/* kafka.Kafka /tmp/server.props": true,
+		"go test -race ./...":                          true,
+		"/tmp/go-build1/b001/integration.test -test.v": true,
+		"go build ./cmd/sluice":                        false,
+		"bash":                                         false,
+		"":                                             false,
+	} {
+		if got := isForeignLoad(cmd); got != want {
+			t.Errorf("isForeignLoad(%q) = %v, want %v", cmd, got, want)
+		}
+	}
+}
+
+func TestGTIDSeq(t *testing.T) {
+	for pos, want := range map[string]uint64{"": 0, "0-1-42": 42, "0-1-42,1-7-100": 100, "junk": 0} {
+		if got := gtidSeq(pos); got != want {
+			t.Errorf("gtidSeq(%q) = %d, want %d", pos, got, want)
+		}
+	}
+}
+
+func TestFillStatementsCoverEveryRowOnce(t *testing.T) {
+	stmts := fillStatements("orders", 2*loadChunk+7)
+	if len(stmts) != 3 {
+		t.Fatalf("%d statements, want 3", len(stmts))
+	}
+	for i, want := range []string{"seq_1_to_500000", "seq_500001_to_1000000", "seq_1000001_to_1000007"} {
+		if !strings.Contains(stmts[i], "`bench`."+want) {
+			t.Errorf("statement %d does not read %s:\n%s", i, want, stmts[i])
+		}
+		if strings.Contains(stmts[i], "%!") {
+			t.Errorf("statement %d has a formatting error:\n%s", i, stmts[i])
+		}
+	}
+}
+
+func TestSluiceConfigYAML(t *testing.T) {
+	c := sluiceConfig{Name: "bench", DBPort: 3307, Include: []string{"bench.orders", "bench.orders_tx"},
+		Brokers: "127.0.0.1:9092", TopicPrefix: "bench", CheckpointTopic: "bench.checkpoints",
+		TopicConfig: [][2]string{{"segment.bytes", "1073741824"}}}
+	var got struct {
+		Name   string
+		Source struct {
+			Type, Host, User string
+			Port             int
+		}
+		Tables struct{ Include []string }
+		Kafka  struct {
+			Brokers         []string
+			TopicPrefix     string            `yaml:"topic_prefix"`
+			CheckpointTopic string            `yaml:"checkpoint_topic"`
+			TopicConfig     map[string]string `yaml:"topic_config"`
+		}
+		Log struct{ Level, Format string }
+	}
+	dec := yaml.NewDecoder(strings.NewReader(c.yaml()))
+	dec.KnownFields(true)
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("%v\n%s", err, c.yaml())
+	}
+	if got.Name != "bench" || got.Source.Port != 3307 || got.Source.Type != "mysql" || len(got.Tables.Include) != 2 ||
+		got.Kafka.Brokers[0] != "127.0.0.1:9092" || got.Kafka.CheckpointTopic != "bench.checkpoints" ||
+		got.Kafka.TopicConfig["segment.bytes"] != "1073741824" || got.Log.Format != "json" {
+		t.Errorf("got %+v from\n%s", got, c.yaml())
+	}
+	if strings.Contains(strings.ToLower(c.yaml()), "password") {
+		t.Error("the config must not carry a password")
+	}
+}
+
+func TestSluiceEnv(t *testing.T) {
+	env := sluiceEnv([]string{"PATH=/bin", "SLUICE_KAFKA_BROKERS=x:1", "HOME=/root"}, "")
+	want := []string{"PATH=/bin", "HOME=/root", "SLUICE_SOURCE_PASSWORD="}
+	if strings.Join(env, " ") != strings.Join(want, " ") {
+		t.Errorf("got %q, want %q", env, want)
+	}
+}
+
+func TestSnapshotTook(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.log")
+	log := `{"time":"x","level":"INFO","msg":"sluice starting"}
+not json at all
+{"time":"x","level":"INFO","msg":"snapshot: table done","table":"bench.orders","rows":1000000,"took":6543000000}
+{"time":"x","level":"INFO","msg":"snapshot: table done","table":"bench.small","rows":10,"took":"1.5s"}
+{"time":"x","level":"WARN","msg":"something odd"}
+{"time":"x","level":"WARN","msg":"something odd"}
+`
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	took, err := snapshotTook(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took["bench.orders"] != 6543*time.Millisecond || took["bench.small"] != 1500*time.Millisecond {
+		t.Errorf("got %v", took)
+	}
+	if w := warnings(path); len(w) != 1 || w[0] != "WARN: something odd" {
+		t.Errorf("warnings = %q", w)
+	}
+}
+
+const perfOutput = `# To display the perf.data header info, please use --header/--header-only options.
+#
+# Samples: 1K of event 'cpu-clock'
+# Samples: 1234  of event 'cpu-clock'
+#
+# Children      Self  Symbol
+# ........  ........  ...........
+#
+    98.78%     0.00%  [.] runtime.goexit.abi0
+    44.66%     2.00%  [.] github.com/go-mysql-org/go-mysql/replication.(*BinlogSyncer).onStream
+    25.46%     2.74%  [.] runtime.mallocgc
+    13.57%     1.07%  [.] github.com/sluice-cdc/sluice/schema.MySQLBinlogValue
+     6.25%     6.25%  [.] github.com/pierrec/lz4/v4/internal/lz4block.(*Compressor).CompressBlock
+     5.00%     5.00%  [.] gcWriteBarrier
+     4.42%     3.00%  [k] entry_SYSCALL_64_after_hwframe
+     1.00%     1.00%  [.] 0x00000000004a1b2c
+     0.50%     0.50%  [.] type:.eq.github.com/twmb/franz-go/pkg/kgo.topicPartition
+`
+
+func TestParsePerfReport(t *testing.T) {
+	p, err := parsePerfReport([]byte(perfOutput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Samples != 1234 || len(p.Entries) != 9 {
+		t.Fatalf("samples %d, entries %d", p.Samples, len(p.Entries))
+	}
+	if e := p.Entries[6]; !e.Kernel || e.Symbol != "entry_SYSCALL_64_after_hwframe" || e.Self != 3 {
+		t.Errorf("kernel entry: %+v", e)
+	}
+	if v, ok := p.inclusiveOf("nope", "runtime.mallocgc"); !ok || v != 25.46 {
+		t.Errorf("inclusiveOf = %v, %v", v, ok)
+	}
+	if _, ok := p.inclusiveOf("runtime.malloc"); ok {
+		t.Error("inclusiveOf matches whole symbols only")
+	}
+	if top := p.self(1); top[0].Symbol != "github.com/pierrec/lz4/v4/internal/lz4block.(*Compressor).CompressBlock" {
+		t.Errorf("top self: %+v", top)
+	}
+	byPkg := map[string]float64{}
+	for _, s := range p.selfByPackage() {
+		byPkg[s.Name] = s.Percent
+	}
+	want := map[string]float64{"runtime": 7.74, "go-mysql/replication": 2, "sluice/schema": 1.07,
+		"lz4/internal/lz4block": 6.25, "[kernel]": 3, "?": 1, "franz-go/kgo": 0.5}
+	for k, v := range want {
+		if d := byPkg[k] - v; d > 1e-9 || d < -1e-9 {
+			t.Errorf("self of %s = %v, want %v (all: %v)", k, byPkg[k], v, byPkg)
+		}
+	}
+	if _, err := parsePerfReport([]byte("# nothing\n")); err == nil {
+		t.Error("empty report: want an error")
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1000: "-1,000"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestCountingWriter(t *testing.T) {
+	var w countingWriter
+	_, _ = w.Write([]byte("a\tb\nc\td\n"))
+	_, _ = w.Write([]byte("e\n"))
+	if w.lines.Load() != 3 || w.bytes.Load() != 10 {
+		t.Errorf("lines %d, bytes %d", w.lines.Load(), w.bytes.Load())
+	}
+}
+
+func TestPhaseRates(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	snap := &phase{Snapshot: true, Records: 1_000_000, Start: t0, CPU: 4 * time.Second,
+		Seen: progress{First: t0.Add(time.Second), Done: t0.Add(5 * time.Second)}}
+	if snap.Rate() != 200_000 {
+		t.Errorf("snapshot rate %v: a snapshot counts from the process start", snap.Rate())
+	}
+	stream := *snap
+	stream.Snapshot = false
+	if stream.Rate() != 250_000 {
+		t.Errorf("stream rate %v: a drain counts from the first record", stream.Rate())
+	}
+	if snap.CPUPerMillion() != 4*time.Second || snap.Startup() != time.Second {
+		t.Errorf("cpu per million %v, start-up %v", snap.CPUPerMillion(), snap.Startup())
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	mk := func(title string, snapshot bool, records int64, secs float64, rss int64) *phase {
+		return &phase{Title: title, Snapshot: snapshot, Records: records, Start: t0, CPU: 2 * time.Second, PeakRSS: rss,
+			Took:    time.Second,
+			Seen:    progress{First: t0.Add(300 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second)))},
+			Backlog: &backlog{What: "w", Txns: 1, Bytes: 1e6, Decode: &decodeRun{Rows: records, Bytes: 1e6, Elapsed: time.Second}}}
+	}
+	p, err := parsePerfReport([]byte(perfOutput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &results{
+		Options:       options{rows: 1_000_000, chunk: 10_000, conns: 4, profile: true, idleWait: time.Minute},
+		Began:         t0,
+		Elapsed:       5 * time.Minute,
+		ClientRead:    &clientRead{Rows: 1_000_000, Bytes: 126_000_000, Elapsed: 2 * time.Second},
+		SnapshotSmall: mk("Snapshot of 100,000 rows", true, 100_000, 1, 40e6),
+		Snapshot:      mk("Snapshot of 1,000,000 rows", true, 1_000_000, 5, 45e6),
+		StreamMulti:   mk("Stream multi", false, 1_000_000, 8.3, 60e6),
+		StreamSingle:  mk("Stream single", false, 1_000_000, 20.3, 50e6),
+		StreamTx:      mk("Stream tx", false, 1_000_000, 10.3, 200e6),
+	}
+	r.StreamMulti.Profile = p
+	md := r.markdown()
+	for _, want := range []string{
+		"**200 k rows/s**",         // 1M rows in 5 s
+		"| ≥ 150 k rows/s | yes |", // snapshot target met
+		"**125 k events/s**",       // 1M in 8 s of drain
+		"**50 k events/s** (20.00 s) | ≥ 100 k events/s | **no** |", // single-row missed
+		"**40 MB / 45 MB**", // flat snapshot memory
+		"**60 MB / 50 MB / 200 MB** | ≤ 150 MB, one huge transaction no bigger (≤ 25%) | **no** |",
+		"| 25.5% |", // mallocgc inclusive in the component table
+		"126 bytes per row",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "%!") {
+		t.Errorf("report has a formatting error:\n%s", md)
+	}
+}

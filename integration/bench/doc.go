@@ -1,0 +1,48 @@
+// Command bench measures sluice end to end on this machine and writes the
+// figures to BENCHMARKS.md; `make bench` runs it.
+//
+//	go run ./integration/bench -out BENCHMARKS.md
+//
+// # Where it sits
+//
+// It is not part of the data flow and not part of `make test`: benchmarks
+// are never timed assertions. Like the integration tests it starts a real
+// MariaDB and a real Kafka broker with package deploy/local (throwaway
+// processes on loopback, in a temporary directory), builds sluice without
+// the race detector and runs `sluice run` as a child process with a
+// generated configuration, exactly as a user would.
+//
+// # What it measures
+//
+// It loads a table of -rows rows (ten mixed columns, about 110 bytes per
+// row) and a table of a tenth of that, then runs these phases, each with a
+// fresh sluice process:
+//
+//   - the snapshot of the small table and of the main table (rows/s from
+//     sluice's start until Kafka acknowledged the last row);
+//   - three backlogs written to the binary log while sluice is stopped,
+//     then drained by sluice from its checkpoint: one change per row in
+//     -chunk-row transactions, -single-rows single-row transactions, and
+//     one transaction of -rows rows (events/s from the first record to the
+//     last, start-up apart);
+//   - with -scale10, the snapshot of a table ten times as big.
+//
+// For every phase it records sluice's CPU time and peak RSS from /proc, the
+// cores MariaDB, Kafka and anything else used meanwhile, and, when perf is
+// available, a CPU profile of sluice. As ceilings it measures the mariadb
+// client reading the main table and go-mysql alone decoding each backlog.
+// Before the run and before each phase it waits for the machine to be idle
+// (no other database server, broker or test run), and says in the report
+// when it was not.
+//
+// # Promises
+//
+//   - Nothing it starts outlives it: the servers, sluice and perf die with
+//     it (parent-death signal), and a normal end or Ctrl-C stops them and
+//     removes the working directory (-keep keeps it).
+//   - Every wait is bounded: a phase fails when its topic does not grow for
+//     90 s, when sluice exits, or when -timeout passes; the error quotes
+//     the end of sluice's log.
+//   - BENCHMARKS.md is written only after every phase succeeded. The
+//     analysis in findings.md, next to this file, is copied into it.
+package main

@@ -1,0 +1,419 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluice-cdc/sluice/deploy/local"
+)
+
+// options are the command-line settings.
+type options struct {
+	out        string
+	rows       int64
+	singleRows int64
+	chunk      int64
+	conns      int
+	scale10    bool
+	profile    bool
+	keep       bool
+	idleWait   time.Duration
+	timeout    time.Duration
+	sluiceArgs []string
+	brokerCfg  bool
+	only       map[string]bool // phases to run; nil runs all
+}
+
+// phaseNames are the phases -only may name; the snapshot of the main
+// table always runs, because the streams resume from its checkpoint.
+var phaseNames = []string{"small", "multi", "single", "tx", "10x"}
+
+// runs reports whether the phase named name runs.
+func (o options) runs(name string) bool {
+	if o.only == nil {
+		return name != "10x" || o.scale10
+	}
+	return o.only[name]
+}
+
+// parseOnly reads the value of -only.
+func parseOnly(s string) (map[string]bool, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]bool{}
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if !slices.Contains(phaseNames, n) {
+			return nil, fmt.Errorf("-only: unknown phase %q (choose from %s)", n, strings.Join(phaseNames, ", "))
+		}
+		out[n] = true
+	}
+	return out, nil
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func main() {
+	var o options
+	var args listFlag
+	var only string
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file the results are written to")
+	flag.Int64Var(&o.rows, "rows", 1_000_000, "rows of the main table: the snapshot, the multi-row and the one-transaction backlogs")
+	flag.Int64Var(&o.singleRows, "single-rows", 1_000_000, "single-row transactions in the single-row backlog")
+	flag.Int64Var(&o.chunk, "chunk", 10_000, "rows per transaction in the multi-row backlog")
+	flag.IntVar(&o.conns, "conns", 4, "connections that write the single-row backlog in parallel")
+	flag.BoolVar(&o.scale10, "scale10", true, "also snapshot a table of 10×rows, for the memory comparison (loading it takes a minute or two)")
+	flag.BoolVar(&o.profile, "profile", true, "sample sluice with perf during every phase (skipped when perf is missing)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (configs, sluice logs, perf data) and print its path")
+	flag.DurationVar(&o.idleWait, "wait-idle", 5*time.Minute, "longest wait for other work on the machine to stop before a measurement")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole run")
+	flag.Var(&args, "sluice-flag", "extra flag for `sluice run`, e.g. --kafka.linger=10ms (repeatable)")
+	flag.StringVar(&only, "only", "", "run only these phases besides the main snapshot, comma-separated: "+strings.Join(phaseNames, ",")+" (for profiling one path; the report then lacks the others)")
+	flag.BoolVar(&o.brokerCfg, "test-broker-topics", false, "keep the test broker's topic settings (1 MB segments, compaction every second) instead of Kafka's defaults")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./integration/bench [flags]\n\n"+
+			"Measures sluice end to end against a local MariaDB and Kafka and writes the figures to -out.\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 || o.rows < 1000 || o.singleRows < 1 || o.chunk < 1 || o.conns < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	o.sluiceArgs = args
+	var err error
+	if o.only, err = parseOnly(only); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, o)
+	interrupted := ctx.Err() != nil
+	stop()
+	if err != nil {
+		if interrupted {
+			err = fmt.Errorf("%w: %w", errInterrupted, err)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// say prints one step of the bench.
+func say(format string, args ...any) {
+	fmt.Printf("%s ==> "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// run is the whole bench. It blocks for its duration, and stops every
+// process it started before it returns.
+func run(ctx context.Context, o options) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	began := time.Now()
+	root, err := findRoot()
+	if err != nil {
+		return err
+	}
+	res := &results{Options: o, Began: began, LoadStart: loadAverage()}
+
+	if o.profile {
+		if ok, why := perfAvailable(ctx); !ok {
+			say("no profiles: %s", why)
+			o.profile = false
+			res.NoProfile = why
+		}
+	}
+	say("Checking that the machine is idle (load average %s)", res.LoadStart)
+	res.StartBusy = waitIdle(ctx, o.idleWait)
+
+	work, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return fmt.Errorf("create working directory: %w", err)
+	}
+	if o.keep {
+		defer say("Working directory kept: %s", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	if err := checkDisk(work, o); err != nil {
+		return err
+	}
+
+	bin := filepath.Join(work, "sluice")
+	say("Building sluice (no race detector) into %s", bin)
+	if err := buildSluice(ctx, root, bin); err != nil {
+		return err
+	}
+
+	say("Starting MariaDB and Kafka (deploy/local) under %s", work)
+	db, kafka, err := startServers(ctx, work)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("Stopping Kafka and MariaDB")
+		if err := stopServers(db, kafka); err != nil {
+			say("stop servers: %v", err)
+		}
+	}()
+	offs, err := newOffsets(kafka.Bootstrap())
+	if err != nil {
+		return err
+	}
+	defer offs.close()
+	b := &bench{work: work, bin: bin, db: db, kafka: kafka, offs: offs, profile: o.profile,
+		extra: o.sluiceArgs, idleWait: o.idleWait}
+	if !o.brokerCfg {
+		b.topicCfg = kafkaDefaultTopicConfig
+	}
+	if err := describeMachine(ctx, res, db, root); err != nil {
+		return err
+	}
+
+	if err := b.runPhases(ctx, o, res); err != nil {
+		return err
+	}
+	res.Elapsed = time.Since(began)
+	res.LoadEnd = loadAverage()
+	out := o.out
+	if !filepath.IsAbs(out) {
+		if wd, err := os.Getwd(); err == nil {
+			out = filepath.Join(wd, out)
+		}
+	}
+	if err := os.WriteFile(out, []byte(res.markdown()), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
+	say("Wrote %s (the run took %s)", o.out, res.Elapsed.Round(time.Second))
+	return nil
+}
+
+// kafkaDefaultTopicConfig gives the bench topics Kafka's own defaults for
+// segment size and compaction, in place of the test broker's settings (1 MB
+// segments, compaction of anything 1% dirty every second), which make the
+// broker compact continuously and would charge that to sluice's figures.
+var kafkaDefaultTopicConfig = [][2]string{
+	{"segment.bytes", "1073741824"},
+	{"segment.ms", "604800000"},
+	{"min.cleanable.dirty.ratio", "0.5"},
+}
+
+// runPhases loads the tables and runs every measured phase in order.
+func (b *bench) runPhases(ctx context.Context, o options, res *results) error {
+	small := max(o.rows/10, 1)
+	say("Loading %s.orders (%d rows), %s.small (%d rows) and the empty %s.orders_tx, without binary logging",
+		benchDB, o.rows, benchDB, small, benchDB)
+	if err := b.db.Exec(ctx, "CREATE DATABASE "+quote(benchDB)); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := loadTable(ctx, b.db, "orders", o.rows); err != nil {
+		return err
+	}
+	res.LoadTime = time.Since(t0)
+	if err := loadTable(ctx, b.db, "small", small); err != nil {
+		return err
+	}
+	if err := b.db.Exec(ctx, createTable("orders_tx")); err != nil {
+		return err
+	}
+	if err := createTouchProcedure(ctx, b.db, "orders"); err != nil {
+		return err
+	}
+
+	say("Reference: the mariadb client reads %s.orders to a counter (twice; the faster counts)", benchDB)
+	_ = waitIdle(ctx, b.idleWait)
+	for range 2 {
+		r, err := readWithClient(ctx, b.db, "orders")
+		if err != nil {
+			return err
+		}
+		if r.Rows != o.rows {
+			return fmt.Errorf("reference read: the client printed %d rows, want %d", r.Rows, o.rows)
+		}
+		if res.ClientRead == nil || r.Elapsed < res.ClientRead.Elapsed {
+			res.ClientRead = &r
+		}
+	}
+	say("  %.0f rows/s, %.0f bytes per row as text", float64(o.rows)/res.ClientRead.Elapsed.Seconds(), float64(res.ClientRead.Bytes)/float64(o.rows))
+
+	if o.runs("small") {
+		smallName := "bench-small"
+		res.SnapshotSmall = &phase{Key: "snapshot-small", Title: "Snapshot of " + thousands(small) + " rows", Snapshot: true,
+			Topic: topicOf(smallName, "small"), Records: small}
+		if err := b.measure(ctx, res.SnapshotSmall, b.config(smallName, benchDB+".small")); err != nil {
+			return err
+		}
+	}
+
+	mainCfg := b.config("bench", benchDB+".orders", benchDB+".orders_tx")
+	res.Snapshot = &phase{Key: "snapshot", Title: "Snapshot of " + thousands(o.rows) + " rows", Snapshot: true,
+		Topic: topicOf("bench", "orders"), Records: o.rows}
+	if err := b.measure(ctx, res.Snapshot, mainCfg); err != nil {
+		return err
+	}
+
+	if o.runs("multi") {
+		if err := b.streamMulti(ctx, o, res, mainCfg); err != nil {
+			return err
+		}
+	}
+	if o.runs("single") {
+		if err := b.streamSingle(ctx, o, res, mainCfg); err != nil {
+			return err
+		}
+	}
+	if o.runs("tx") {
+		if err := b.streamTx(ctx, o, res, mainCfg); err != nil {
+			return err
+		}
+	}
+	if o.runs("10x") {
+		big := o.rows * 10
+		say("Loading %s.orders_10x (%d rows) for the 10× snapshot", benchDB, big)
+		if err := loadTable(ctx, b.db, "orders_10x", big); err != nil {
+			return err
+		}
+		name := "bench-10x"
+		res.Snapshot10 = &phase{Key: "snapshot-10x", Title: "Snapshot of " + thousands(big) + " rows", Snapshot: true,
+			Topic: topicOf(name, "orders_10x"), Records: big}
+		if err := b.measure(ctx, res.Snapshot10, b.config(name, benchDB+".orders_10x")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamMulti measures the drain of one change per row in transactions of
+// o.chunk rows.
+func (b *bench) streamMulti(ctx context.Context, o options, res *results, cfg sluiceConfig) error {
+	stmts := (o.rows + o.chunk - 1) / o.chunk
+	say("Multi-row backlog: %d UPDATEs of %d rows each, written while sluice is stopped", stmts, o.chunk)
+	bl, err := b.prepareBacklog(ctx, fmt.Sprintf("%s UPDATE statements of %s rows, one transaction each", thousands(stmts), thousands(o.chunk)), o.rows,
+		func(ctx context.Context) error { return multiRowUpdates(ctx, b.db, "orders", o.rows, o.chunk) })
+	if err != nil {
+		return err
+	}
+	res.StreamMulti = &phase{Key: "stream-multi", Title: fmt.Sprintf("Stream of %s changes in %s-row transactions", thousands(o.rows), thousands(o.chunk)),
+		Topic: topicOf("bench", "orders"), Records: o.rows, Backlog: bl}
+	return b.measure(ctx, res.StreamMulti, cfg)
+}
+
+// streamSingle measures the drain of single-row transactions.
+func (b *bench) streamSingle(ctx context.Context, o options, res *results, cfg sluiceConfig) error {
+	n := min(o.singleRows, o.rows)
+	say("Single-row backlog: %d single-row UPDATEs in autocommit from %d connections, written while sluice is stopped", n, o.conns)
+	bl, err := b.prepareBacklog(ctx, fmt.Sprintf("%s single-row UPDATEs, one transaction each, from %d connections", thousands(n), o.conns), n,
+		func(ctx context.Context) error { return singleRowUpdates(ctx, b.db, "orders", n, o.conns) })
+	if err != nil {
+		return err
+	}
+	if bl.Txns != uint64(n) {
+		return fmt.Errorf("single-row backlog: %d transactions in the binary log, want %d", bl.Txns, n)
+	}
+	res.StreamSingle = &phase{Key: "stream-single", Title: fmt.Sprintf("Stream of %s single-row transactions", thousands(n)),
+		Topic: topicOf("bench", "orders"), Records: n, Backlog: bl}
+	return b.measure(ctx, res.StreamSingle, cfg)
+}
+
+// streamTx measures the drain of one transaction that inserts o.rows rows.
+func (b *bench) streamTx(ctx context.Context, o options, res *results, cfg sluiceConfig) error {
+	say("One-transaction backlog: INSERT INTO orders_tx SELECT * FROM orders (%d rows), written while sluice is stopped", o.rows)
+	bl, err := b.prepareBacklog(ctx, fmt.Sprintf("one INSERT … SELECT of %s rows: a single transaction", thousands(o.rows)), o.rows,
+		func(ctx context.Context) error { return copyInOneTransaction(ctx, b.db, "orders", "orders_tx") })
+	if err != nil {
+		return err
+	}
+	res.StreamTx = &phase{Key: "stream-tx", Title: fmt.Sprintf("Stream of one %s-row transaction", thousands(o.rows)),
+		Topic: topicOf("bench", "orders_tx"), Records: o.rows, Backlog: bl}
+	return b.measure(ctx, res.StreamTx, cfg)
+}
+
+// startServers starts MariaDB and Kafka side by side in dir/mariadb and
+// dir/kafka. It blocks until both serve clients; on error neither is left
+// running.
+func startServers(ctx context.Context, dir string) (*local.MariaDB, *local.Kafka, error) {
+	type started struct {
+		db  *local.MariaDB
+		err error
+	}
+	dbc := make(chan started, 1)
+	go func() {
+		db, err := local.StartMariaDB(ctx, local.MariaDBOptions{Dir: filepath.Join(dir, "mariadb")})
+		dbc <- started{db, err}
+	}()
+	kafka, kerr := local.StartKafka(ctx, local.KafkaOptions{Dir: filepath.Join(dir, "kafka")})
+	d := <-dbc
+	if d.err != nil || kerr != nil {
+		if d.db != nil {
+			_ = d.db.Stop()
+		}
+		if kafka != nil {
+			_ = kafka.Stop()
+		}
+		return nil, nil, errors.Join(d.err, kerr)
+	}
+	return d.db, kafka, nil
+}
+
+// stopServers stops both servers side by side and blocks until both have
+// exited.
+func stopServers(db *local.MariaDB, kafka *local.Kafka) error {
+	dbErr := make(chan error, 1)
+	go func() { dbErr <- db.Stop() }()
+	kerr := kafka.Stop()
+	return errors.Join(<-dbErr, kerr)
+}
+
+// checkDisk fails when the working directory's file system has too little
+// room for the tables, the binary log and the topics.
+func checkDisk(dir string, o options) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("check free disk space: %w", err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	rows := o.rows
+	if o.runs("10x") {
+		rows += 10 * o.rows
+	}
+	need := rows*2_000 + 1<<30 // tables, binary log and topics, generously
+	if free < need {
+		return fmt.Errorf("check free disk space: %s has %.1f GB free, the bench needs about %.1f GB (free space there, point TMPDIR elsewhere, or lower -rows)",
+			dir, float64(free)/1e9, float64(need)/1e9)
+	}
+	return nil
+}
+
+// findRoot returns the repository's root: the nearest directory, from the
+// working directory up, that holds go.mod.
+func findRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository root: %w", err)
+	}
+	for d := wd; ; {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("find the repository root: no go.mod in %s or above; run the bench inside the sluice repository", wd)
+		}
+		d = parent
+	}
+}
