@@ -443,7 +443,7 @@ func (r *results) markdown() string {
 	}
 
 	w("## Reproduce\n\n")
-	w("```sh\nmake bench                               # this report\ngo run ./integration/bench -scale10      # adds a snapshot of 10× the rows\ngo run ./integration/bench -help         # every option\n```\n\n")
+	w("```sh\nmake bench                                     # this report\ngo run ./integration/bench -scale10=false      # without the 10× snapshot (about 2.5 minutes less)\ngo run ./integration/bench -only single -keep  # the main snapshot and one stream, perf data kept\ngo run ./integration/bench -help               # every option\n```\n\n")
 	w("The bench needs what `make test` needs (MariaDB from Debian's packages, Kafka from Maven Central, both installed and cached\n"+
 		"on first use) and, for the profiles, `perf` (Debian: `linux-perf`) run as root. It takes about %s here and removes everything\n"+
 		"it started; `-keep` keeps the configurations, sluice's logs and the perf data.\n", r.Elapsed.Round(time.Minute))
