@@ -340,3 +340,28 @@ func TestMarkdown(t *testing.T) {
 		t.Errorf("report has a formatting error:\n%s", md)
 	}
 }
+
+func TestParsePprofTop(t *testing.T) {
+	out := `File: bench
+Type: cpu
+Duration: 7.01s, Total samples = 9.10s (129.80%)
+Showing nodes accounting for 9.10s, 100% of 9.10s total
+      flat  flat%   sum%        cum   cum%
+     0.50s  5.49%  5.49%      0.50s  5.49%  runtime.memmove
+      30ms  0.33%  5.82%      6.20s 68.13%  github.com/go-mysql-org/go-mysql/replication.(*BinlogParser).Parse
+      20ms  0.22%  6.04%       20ms  0.22%  runtime.acquirem (inline)
+`
+	p, err := parsePprofTop([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Samples != 910 || len(p.Entries) != 3 {
+		t.Fatalf("samples %d, entries %+v", p.Samples, p.Entries)
+	}
+	if e := p.Entries[0]; e.Symbol != "github.com/go-mysql-org/go-mysql/replication.(*BinlogParser).Parse" || e.Children != 68.13 || e.Self != 0.33 {
+		t.Errorf("entries not sorted by inclusive share: %+v", p.Entries)
+	}
+	if _, ok := p.inclusiveOf("runtime.acquirem"); !ok {
+		t.Error("the (inline) mark stays on the symbol")
+	}
+}

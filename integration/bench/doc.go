@@ -25,12 +25,16 @@
 //     -chunk-row transactions, -single-rows single-row transactions, and
 //     one transaction of -rows rows (events/s from the first record to the
 //     last, start-up apart);
-//   - with -scale10, the snapshot of a table ten times as big.
+//   - the snapshot of a table ten times as big (-scale10, on by default).
+//
+// -only runs a subset (the main snapshot always runs: the streams resume
+// from its checkpoint), for profiling one path.
 //
 // For every phase it records sluice's CPU time and peak RSS from /proc, the
 // cores MariaDB, Kafka and anything else used meanwhile, and, when perf is
 // available, a CPU profile of sluice. As ceilings it measures the mariadb
-// client reading the main table and go-mysql alone decoding each backlog.
+// client reading the main table and go-mysql alone decoding each backlog
+// with sluice's options, profiled with runtime/pprof.
 // Before the run and before each phase it waits for the machine to be idle
 // (no other database server, broker or test run), and says in the report
 // when it was not.

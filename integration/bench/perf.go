@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -237,4 +238,62 @@ func (p *profile) inclusiveOf(symbols ...string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// readPprofTop reads a Go CPU profile written by runtime/pprof through
+// `go tool pprof -top`, into the same form as a perf report: flat is self,
+// cum is inclusive. Go profiles carry their own symbols, so this works
+// where perf cannot name the functions of a stripped binary (go run
+// strips the bench). It blocks until pprof is done.
+func readPprofTop(ctx context.Context, path string) (*profile, error) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.CommandContext(ctx, goCmd, "tool", "pprof", "-top", "-nodecount=1000", path)
+	var stderr limitedBuffer
+	stderr.max = 4096
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go tool pprof %s: %w: %s", path, err, stderr.String())
+	}
+	return parsePprofTop(out)
+}
+
+var (
+	pprofLine  = regexp.MustCompile(`^\s*\S+\s+([0-9.]+)%\s+[0-9.]+%\s+\S+\s+([0-9.]+)%\s+(.+?)\s*$`)
+	pprofTotal = regexp.MustCompile(`Total samples = (\S+)`)
+)
+
+// parsePprofTop reads the output of `go tool pprof -top`.
+func parsePprofTop(out []byte) (*profile, error) {
+	p := &profile{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := pprofTotal.FindStringSubmatch(line); m != nil {
+			// runtime/pprof samples at 100 Hz: one sample per 10 ms.
+			if d, err := time.ParseDuration(m[1]); err == nil {
+				p.Samples = int(d / (10 * time.Millisecond))
+			}
+			continue
+		}
+		m := pprofLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		self, _ := strconv.ParseFloat(m[1], 64)
+		cum, _ := strconv.ParseFloat(m[2], 64)
+		p.Entries = append(p.Entries, perfEntry{Children: cum, Self: self, Symbol: strings.TrimSuffix(m[3], " (inline)")})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read pprof output: %w", err)
+	}
+	if len(p.Entries) == 0 {
+		return nil, fmt.Errorf("read pprof output: no samples")
+	}
+	sort.SliceStable(p.Entries, func(i, j int) bool { return p.Entries[i].Children > p.Entries[j].Children })
+	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/sluice-cdc/sluice/deploy/local"
@@ -236,23 +237,21 @@ func (b *bench) prepareBacklog(ctx context.Context, what string, rows int64, gen
 	bl.Bytes = to.Bytes - from.Bytes
 	say("  backlog written in %.1fs: %d transactions, %.0f MB of binary log", bl.Generated.Seconds(), bl.Txns, float64(bl.Bytes)/1e6)
 	_ = waitIdle(ctx, b.idleWait)
-	var rec *perfRecording
-	perfPath := filepath.Join(b.work, fmt.Sprintf("decode-%d.perf", from.Seq))
-	if b.profile {
-		if rec, err = startPerf(os.Getpid(), perfPath); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if rec != nil {
-				_ = rec.stop()
-			}
-		}()
+	profPath := filepath.Join(b.work, fmt.Sprintf("decode-%d.pprof", from.Seq))
+	prof, err := os.Create(profPath)
+	if err != nil {
+		return nil, fmt.Errorf("create decode profile: %w", err)
 	}
+	defer prof.Close()
 	before, err := sampleCPU()
 	if err != nil {
 		return nil, err
 	}
+	if err := pprof.StartCPUProfile(prof); err != nil {
+		return nil, fmt.Errorf("profile decode: %w", err)
+	}
 	dec, err := decodeBinlog(ctx, b.db, from, to, 5*time.Minute)
+	pprof.StopCPUProfile()
 	if err != nil {
 		return nil, err
 	}
@@ -261,20 +260,24 @@ func (b *bench) prepareBacklog(ctx context.Context, what string, rows int64, gen
 		return nil, err
 	}
 	bl.DecodeShare = shareBetween(before, after)
-	if rec != nil {
-		perr := rec.stop()
-		rec = nil
-		if perr != nil {
-			return nil, perr
-		}
-		if bl.DecodeProfile, err = readProfile(ctx, perfPath); err != nil {
-			return nil, err
-		}
+	if bl.DecodeProfile, err = readPprofTop(ctx, profPath); err != nil {
+		return nil, err
 	}
 	if dec.Rows != rows {
 		return nil, fmt.Errorf("%s: the binary log holds %d changed rows, want %d", what, dec.Rows, rows)
 	}
 	bl.Decode = &dec
+	for round := 0; round < 3; round++ {
+		for v := 0; v < 3; v++ {
+			decodeVariant = v
+			d, err := decodeBinlog(ctx, b.db, from, to, 5*time.Minute)
+			if err != nil {
+				return nil, err
+			}
+			say("  EXPERIMENT variant %d round %d: %.0f rows/s", v, round, float64(d.Rows)/d.Elapsed.Seconds())
+		}
+	}
+	decodeVariant = 0
 	say("  go-mysql alone decodes it in %.2fs: %.0f rows/s", dec.Elapsed.Seconds(), float64(dec.Rows)/dec.Elapsed.Seconds())
 	return bl, nil
 }

@@ -91,8 +91,9 @@ type decodeRun struct {
 }
 
 // decodeBinlog reads the binary log from `from` to `to` over the replication
-// protocol with go-mysql, decoding every rows event with the options sluice
-// uses (UseDecimal, times as strings), and counts the changed rows. It is
+// protocol with go-mysql, decoding every rows event with the options
+// binlog.Reader uses (UseDecimal, times as strings, read timeout, checksum
+// verification, event cache), and counts the changed rows. It is
 // the ceiling of the stream on this machine: fetching and decoding with
 // nothing done to the rows. It blocks until `to` is reached, at most
 // timeout.
@@ -100,16 +101,21 @@ func decodeBinlog(ctx context.Context, db *local.MariaDB, from, to binlogState, 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID:                4_000_000_001,
-		Flavor:                  mysql.MariaDBFlavor,
-		Host:                    db.Host(),
-		Port:                    uint16(db.Port()),
-		User:                    db.User(),
-		Password:                db.Password(),
-		UseDecimal:              true,
+		ServerID: 4_000_000_001,
+		Flavor:   mysql.MariaDBFlavor,
+		Host:     db.Host(),
+		Port:     uint16(db.Port()),
+		User:     db.User(),
+		Password: db.Password(),
+		// The options binlog.Reader uses (binlog/reader.go).
+		UseDecimal:              decodeVariant != 1,
 		ParseTime:               false,
 		TimestampStringLocation: time.UTC,
+		HeartbeatPeriod:         10 * time.Second,
+		ReadTimeout:             map[bool]time.Duration{true: 0, false: 60 * time.Second}[decodeVariant == 2],
 		DisableRetrySync:        true,
+		VerifyChecksum:          true,
+		EventCacheCount:         128,
 		Logger:                  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	defer syncer.Close()
@@ -142,3 +148,5 @@ func decodeBinlog(ctx context.Context, db *local.MariaDB, from, to binlogState, 
 		}
 	}
 }
+
+var decodeVariant int

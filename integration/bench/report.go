@@ -191,6 +191,7 @@ var decodeComponents = []struct {
 	symbols []string
 }{
 	{"reading packets (`packet.Conn.ReadPacketReuseMem`)", []string{"github.com/go-mysql-org/go-mysql/packet.(*Conn).ReadPacketReuseMem"}},
+	{"&nbsp;&nbsp;socket reads (`internal/poll.FD.Read`)", []string{"internal/poll.(*FD).Read"}},
 	{"&nbsp;&nbsp;read deadline set per packet (`net.conn.SetReadDeadline`)", []string{"net.(*conn).SetReadDeadline"}},
 	{"parsing events (`BinlogParser.Parse`)", []string{"github.com/go-mysql-org/go-mysql/replication.(*BinlogParser).Parse"}},
 	{"&nbsp;&nbsp;table maps (`TableMapEvent.Decode`)", []string{"github.com/go-mysql-org/go-mysql/replication.(*TableMapEvent).Decode"}},
@@ -390,8 +391,14 @@ func (r *results) markdown() string {
 	}
 	w("\n")
 
+	w("## Where the CPU time goes\n\n")
+	switch {
+	case r.NoProfile != "":
+		w("No perf profiles of sluice in this run: %s.\n\n", r.NoProfile)
+	case !o.profile:
+		w("No perf profiles of sluice in this run (`-profile=false`).\n\n")
+	}
 	if o.profile && r.NoProfile == "" {
-		w("## Where sluice's CPU time goes\n\n")
 		w("From perf, per phase. Percentages are of sluice's samples in that phase (all its threads). *Inclusive* is the share of\n" +
 			"samples with the named function anywhere on the stack, so nested parts overlap (an indented part is inside the one\n" +
 			"above it); *self* is time in a function's or a package's own code.\n\n")
@@ -417,25 +424,27 @@ func (r *results) markdown() string {
 			}
 			w("\n")
 		}
-		for _, p := range []*phase{r.StreamMulti, r.StreamSingle, r.StreamTx} {
-			if p == nil || p.Backlog == nil || p.Backlog.DecodeProfile == nil {
-				continue
-			}
-			dp := p.Backlog.DecodeProfile
-			w("### go-mysql alone, backlog \"%s\" (%s samples)\n\n", p.Backlog.What, thousands(int64(dp.Samples)))
-			w("The bench process while it only fetched and decoded the backlog (the ceiling above).\n\n")
-			w("| part of the work | inclusive |\n|---|---:|\n")
-			for _, c := range decodeComponents {
-				if v, ok := dp.inclusiveOf(c.symbols...); ok {
-					w("| %s | %.1f%% |\n", c.label, v)
-				}
-			}
-			w("\n| self | function |\n|---:|---|\n")
-			for _, e := range dp.self(10) {
-				w("| %.1f%% | `%s` |\n", e.Self, shortName(e.Symbol))
-			}
-			w("\n")
+	}
+
+	for _, p := range []*phase{r.StreamMulti, r.StreamSingle, r.StreamTx} {
+		if p == nil || p.Backlog == nil || p.Backlog.DecodeProfile == nil {
+			continue
 		}
+		dp := p.Backlog.DecodeProfile
+		w("### go-mysql alone, backlog \"%s\" (%s samples)\n\n", p.Backlog.What, thousands(int64(dp.Samples)))
+		w("The bench process while it did nothing but fetch and decode the backlog (the ceiling above), profiled with\n" +
+			"runtime/pprof at 100 Hz. Percentages are of that process's samples.\n\n")
+		w("| part of the work | inclusive |\n|---|---:|\n")
+		for _, c := range decodeComponents {
+			if v, ok := dp.inclusiveOf(c.symbols...); ok {
+				w("| %s | %.1f%% |\n", c.label, v)
+			}
+		}
+		w("\n| self | function |\n|---:|---|\n")
+		for _, e := range dp.self(10) {
+			w("| %.1f%% | `%s` |\n", e.Self, shortName(e.Symbol))
+		}
+		w("\n")
 	}
 
 	if f := strings.TrimSpace(findings); f != "" {
