@@ -232,7 +232,7 @@ func TestParsePerfReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Samples != 1234 || len(p.Entries) != 9 {
+	if p.Samples != 1234 || p.Approx || len(p.Entries) != 9 {
 		t.Fatalf("samples %d, entries %d", p.Samples, len(p.Entries))
 	}
 	if e := p.Entries[6]; !e.Kernel || e.Symbol != "entry_SYSCALL_64_after_hwframe" || e.Self != 3 {
@@ -257,6 +257,9 @@ func TestParsePerfReport(t *testing.T) {
 		if d := byPkg[k] - v; d > 1e-9 || d < -1e-9 {
 			t.Errorf("self of %s = %v, want %v (all: %v)", k, byPkg[k], v, byPkg)
 		}
+	}
+	if q, err := parsePerfReport([]byte("# Samples: 2K of event 'cpu-clock'\n    1.00%  1.00%  [.] main.main\n")); err != nil || q.Samples != 2000 || !q.Approx {
+		t.Errorf("abbreviated sample count: %+v, %v", q, err)
 	}
 	if _, err := parsePerfReport([]byte("# nothing\n")); err == nil {
 		t.Error("empty report: want an error")

@@ -103,6 +103,8 @@ type perfEntry struct {
 // profile is one process's CPU profile over a phase.
 type profile struct {
 	Samples int
+	// Approx is set when Samples is rounded (perf prints "2K").
+	Approx  bool
 	Entries []perfEntry
 }
 
@@ -138,6 +140,7 @@ func parsePerfReport(out []byte) (*profile, error) {
 			// perf abbreviates large counts: "2K", "1M".
 			p.Samples, _ = strconv.Atoi(m[1])
 			p.Samples *= map[string]int{"": 1, "K": 1000, "M": 1000_000, "G": 1000_000_000}[m[2]]
+			p.Approx = m[2] != ""
 			continue
 		}
 		m := perfLine.FindStringSubmatch(line)

@@ -267,17 +267,6 @@ func (b *bench) prepareBacklog(ctx context.Context, what string, rows int64, gen
 		return nil, fmt.Errorf("%s: the binary log holds %d changed rows, want %d", what, dec.Rows, rows)
 	}
 	bl.Decode = &dec
-	for round := 0; round < 3; round++ {
-		for v := 0; v < 3; v++ {
-			decodeVariant = v
-			d, err := decodeBinlog(ctx, b.db, from, to, 5*time.Minute)
-			if err != nil {
-				return nil, err
-			}
-			say("  EXPERIMENT variant %d round %d: %.0f rows/s", v, round, float64(d.Rows)/d.Elapsed.Seconds())
-		}
-	}
-	decodeVariant = 0
 	say("  go-mysql alone decodes it in %.2fs: %.0f rows/s", dec.Elapsed.Seconds(), float64(dec.Rows)/dec.Elapsed.Seconds())
 	return bl, nil
 }

@@ -108,11 +108,11 @@ func decodeBinlog(ctx context.Context, db *local.MariaDB, from, to binlogState, 
 		User:     db.User(),
 		Password: db.Password(),
 		// The options binlog.Reader uses (binlog/reader.go).
-		UseDecimal:              decodeVariant != 1,
+		UseDecimal:              true,
 		ParseTime:               false,
 		TimestampStringLocation: time.UTC,
 		HeartbeatPeriod:         10 * time.Second,
-		ReadTimeout:             map[bool]time.Duration{true: 0, false: 60 * time.Second}[decodeVariant == 2],
+		ReadTimeout:             60 * time.Second,
 		DisableRetrySync:        true,
 		VerifyChecksum:          true,
 		EventCacheCount:         128,
@@ -148,5 +148,3 @@ func decodeBinlog(ctx context.Context, db *local.MariaDB, from, to binlogState, 
 		}
 	}
 }
-
-var decodeVariant int

@@ -406,7 +406,11 @@ func (r *results) markdown() string {
 			if p.Profile == nil {
 				continue
 			}
-			w("### %s (%s samples)\n\n", p.Title, thousands(int64(p.Profile.Samples)))
+			about := ""
+			if p.Profile.Approx {
+				about = "about "
+			}
+			w("### %s (%s%s samples)\n\n", p.Title, about, thousands(int64(p.Profile.Samples)))
 			var pk []string
 			for _, s := range p.Profile.selfByPackage()[:min(10, len(p.Profile.selfByPackage()))] {
 				pk = append(pk, fmt.Sprintf("%s %.1f%%", s.Name, s.Percent))
