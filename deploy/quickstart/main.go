@@ -145,18 +145,18 @@ func runSteps(ctx context.Context, once bool, stopErrs *[]error) error {
 	}
 
 	say("Building sluice into %s", rel(bin))
-	if err := buildSluice(ctx, root, bin); err != nil {
+	if err := local.BuildSluice(ctx, root, bin); err != nil {
 		return err
 	}
 
 	say("Starting MariaDB and Kafka under %s (a first run installs them, which takes a few minutes)", rel(dir))
-	db, kafka, err := startServers(ctx, dir)
+	db, kafka, err := local.StartMariaDBAndKafka(ctx, dir, true)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		say("Stopping Kafka and MariaDB (their data stays in %s)", rel(dir))
-		if err := stopServers(db, kafka); err != nil {
+		if err := local.StopMariaDBAndKafka(db, kafka); err != nil {
 			*stopErrs = append(*stopErrs, err)
 		}
 	}()
@@ -209,42 +209,6 @@ func runSteps(ctx context.Context, once bool, stopErrs *[]error) error {
 	s := startSession(ctx, kafka.Bootstrap(), topicPrefix, proc)
 	defer s.close()
 	return s.demo(ctx, db, once)
-}
-
-// startServers starts MariaDB and Kafka side by side in dir/mariadb and
-// dir/kafka, keeping their data on Stop. It blocks until both serve
-// clients; on error neither is left running.
-func startServers(ctx context.Context, dir string) (*local.MariaDB, *local.Kafka, error) {
-	type started struct {
-		db  *local.MariaDB
-		err error
-	}
-	dbc := make(chan started, 1)
-	go func() {
-		db, err := local.StartMariaDB(ctx, local.MariaDBOptions{Dir: filepath.Join(dir, "mariadb"), Keep: true})
-		dbc <- started{db, err}
-	}()
-	kafka, kerr := local.StartKafka(ctx, local.KafkaOptions{Dir: filepath.Join(dir, "kafka"), Keep: true})
-	d := <-dbc
-	if d.err != nil || kerr != nil {
-		if d.db != nil {
-			_ = d.db.Stop()
-		}
-		if kafka != nil {
-			_ = kafka.Stop()
-		}
-		return nil, nil, errors.Join(d.err, kerr)
-	}
-	return d.db, kafka, nil
-}
-
-// stopServers stops both servers side by side and blocks until both have
-// exited.
-func stopServers(db *local.MariaDB, kafka *local.Kafka) error {
-	dbErr := make(chan error, 1)
-	go func() { dbErr <- db.Stop() }()
-	kerr := kafka.Stop()
-	return errors.Join(<-dbErr, kerr)
 }
 
 // findRoot returns the repository's root: the nearest directory, from the

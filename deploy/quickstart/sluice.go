@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,24 +16,6 @@ import (
 // sluiceStopTimeout is how long sluice may take to stop after SIGTERM
 // (it waits up to 30 s for Kafka's acknowledgements) before it is killed.
 const sluiceStopTimeout = 45 * time.Second
-
-// buildSluice compiles ./cmd/sluice of the repository at root into out. It
-// blocks until the go command is done; the compiler's messages are in the
-// error.
-func buildSluice(ctx context.Context, root, out string) error {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", out, "./cmd/sluice")
-	cmd.Dir = root
-	msg, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("build sluice: %w\n%s\nfix the errors above (go build ./cmd/sluice shows them too) and run the quickstart again",
-			err, strings.TrimSpace(string(msg)))
-	}
-	return nil
-}
 
 // sluiceSettings is what the generated configuration file says.
 type sluiceSettings struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -155,18 +154,18 @@ func run(ctx context.Context, o options) error {
 
 	bin := filepath.Join(work, "sluice")
 	say("Building sluice (no race detector) into %s", bin)
-	if err := buildSluice(ctx, root, bin); err != nil {
+	if err := local.BuildSluice(ctx, root, bin); err != nil {
 		return err
 	}
 
 	say("Starting MariaDB and Kafka (deploy/local) under %s", work)
-	db, kafka, err := startServers(ctx, work)
+	db, kafka, err := local.StartMariaDBAndKafka(ctx, work, false)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		say("Stopping Kafka and MariaDB")
-		if err := stopServers(db, kafka); err != nil {
+		if err := local.StopMariaDBAndKafka(db, kafka); err != nil {
 			say("stop servers: %v", err)
 		}
 	}()
@@ -341,42 +340,6 @@ func (b *bench) streamTx(ctx context.Context, o options, res *results, cfg sluic
 	res.StreamTx = &phase{Key: "stream-tx", Title: fmt.Sprintf("Stream of one %s-row transaction", thousands(o.rows)),
 		Topic: topicOf("bench", "orders_tx"), Records: o.rows, Backlog: bl}
 	return b.measure(ctx, res.StreamTx, cfg)
-}
-
-// startServers starts MariaDB and Kafka side by side in dir/mariadb and
-// dir/kafka. It blocks until both serve clients; on error neither is left
-// running.
-func startServers(ctx context.Context, dir string) (*local.MariaDB, *local.Kafka, error) {
-	type started struct {
-		db  *local.MariaDB
-		err error
-	}
-	dbc := make(chan started, 1)
-	go func() {
-		db, err := local.StartMariaDB(ctx, local.MariaDBOptions{Dir: filepath.Join(dir, "mariadb")})
-		dbc <- started{db, err}
-	}()
-	kafka, kerr := local.StartKafka(ctx, local.KafkaOptions{Dir: filepath.Join(dir, "kafka")})
-	d := <-dbc
-	if d.err != nil || kerr != nil {
-		if d.db != nil {
-			_ = d.db.Stop()
-		}
-		if kafka != nil {
-			_ = kafka.Stop()
-		}
-		return nil, nil, errors.Join(d.err, kerr)
-	}
-	return d.db, kafka, nil
-}
-
-// stopServers stops both servers side by side and blocks until both have
-// exited.
-func stopServers(db *local.MariaDB, kafka *local.Kafka) error {
-	dbErr := make(chan error, 1)
-	go func() { dbErr <- db.Stop() }()
-	kerr := kafka.Stop()
-	return errors.Join(<-dbErr, kerr)
 }
 
 // checkDisk fails when the working directory's file system has too little

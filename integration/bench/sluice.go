@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,23 +17,6 @@ import (
 // sluiceStopTimeout is how long sluice may take to stop after SIGTERM (it
 // waits up to 30 s for Kafka's acknowledgements) before it is killed.
 const sluiceStopTimeout = 45 * time.Second
-
-// buildSluice compiles ./cmd/sluice of the repository at root into out,
-// without the race detector. It blocks until the go command is done.
-func buildSluice(ctx context.Context, root, out string) error {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", out, "./cmd/sluice")
-	cmd.Dir = root
-	msg, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("build sluice: %w\n%s\nfix the errors above (go build ./cmd/sluice shows them too) and run the bench again",
-			err, strings.TrimSpace(string(msg)))
-	}
-	return nil
-}
 
 // sluiceConfig is one sluice process's configuration file.
 type sluiceConfig struct {
