@@ -9,12 +9,14 @@ import (
 // the record envelope's "op" field.
 type Op byte
 
-// The operations. OpRead is a row read by the snapshot.
+// The operations. OpRead is a row read by the snapshot. OpTruncate empties a
+// whole table (PostgreSQL TRUNCATE): its event has neither Before nor After.
 const (
-	OpRead   Op = 'r'
-	OpCreate Op = 'c'
-	OpUpdate Op = 'u'
-	OpDelete Op = 'd'
+	OpRead     Op = 'r'
+	OpCreate   Op = 'c'
+	OpUpdate   Op = 'u'
+	OpDelete   Op = 'd'
+	OpTruncate Op = 't'
 )
 
 // String returns the one-letter envelope form of the operation.
@@ -34,6 +36,16 @@ type Event struct {
 	// After is the row after the change: set for OpRead, OpCreate and
 	// OpUpdate, nil for OpDelete.
 	After Row
+	// BeforeUnavailable and AfterUnavailable list, as indexes into
+	// Table.Columns in ascending order, the columns whose values the
+	// source did not send: a nil there means "not known", not SQL NULL.
+	// PostgreSQL leaves out of the before-image every column that is not
+	// part of the replica identity (REPLICA IDENTITY DEFAULT or USING
+	// INDEX), and sends no value for an unchanged TOASTed column in the
+	// after-image. Both are nil when every value is present (always for
+	// MySQL/MariaDB and snapshot reads).
+	BeforeUnavailable []int
+	AfterUnavailable  []int
 	// Source says where the change was read.
 	Source Source
 }
@@ -48,12 +60,14 @@ type Source struct {
 	ServerID uint32
 	// Position is where the event was read. For MySQL/MariaDB it is the
 	// binlog file and the position of the event carrying the row; GTID is
-	// the transaction's global id when the server assigns one.
+	// the transaction's global id when the server assigns one. For
+	// PostgreSQL it is the WAL position (LSN) of the change's own record.
 	Position Position
 	// GTID is the global transaction id of the change, when known.
 	GTID string
 	// CommitTime is the time the source committed the change (the binlog
-	// event timestamp); zero for snapshot reads.
+	// event timestamp; PostgreSQL's commit timestamp); zero for snapshot
+	// reads.
 	CommitTime time.Time
 	// Snapshot is true for events read by the snapshot.
 	Snapshot bool
