@@ -17,7 +17,10 @@ const (
 	// KindDouble: float64.
 	KindDouble
 	// KindDecimal: string, the exact decimal in plain notation with exactly
-	// Scale fractional digits, e.g. "-12.50" for DECIMAL(5,2).
+	// Scale fractional digits, e.g. "-12.50" for DECIMAL(5,2). A
+	// PostgreSQL numeric declared without a scale has Scale -1: its value
+	// carries the digits PostgreSQL prints, e.g. "1.500". PostgreSQL
+	// numerics may also be "NaN", "Infinity" or "-Infinity".
 	KindDecimal
 	// KindString: string, UTF-8 (converted from the column's charset).
 	KindString
@@ -28,6 +31,10 @@ const (
 	// KindYear: int64 (0 for the zero year).
 	KindYear
 	// KindDate: string "YYYY-MM-DD"; MySQL zero dates stay "0000-00-00".
+	// PostgreSQL dates outside years 1–9999 use astronomical years (year
+	// 0 is 1 BC, "-0043-03-15" is 15 March 44 BC; "10000-01-01" has five
+	// digits) and its infinities are "infinity" and "-infinity". The same
+	// applies to the date part of KindDateTime and KindTimestamp values.
 	KindDate
 	// KindTime: string "[-]HH:MM:SS[.ffffff]" with Scale fractional
 	// digits; hours may exceed 24 (MySQL TIME spans ±838:59:59).
@@ -47,6 +54,19 @@ const (
 	KindJSON
 	// KindGeometry: []byte, MySQL's internal form (4-byte SRID + WKB).
 	KindGeometry
+	// KindUUID: string, the UUID in lower-case hex with hyphens
+	// ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").
+	KindUUID
+	// KindInterval: [Interval], months, days and microseconds kept apart
+	// as PostgreSQL keeps them.
+	KindInterval
+	// KindTimeTZ: string "HH:MM:SS[.ffffff]±HH:MM[:SS]", a time of day with
+	// Scale fractional digits and the UTC offset it was written with
+	// (PostgreSQL time with time zone).
+	KindTimeTZ
+	// KindArray: [Array], the elements being canonical values of the
+	// column's Elem (PostgreSQL arrays of any number of dimensions).
+	KindArray
 )
 
 var kindNames = [...]string{
@@ -55,6 +75,7 @@ var kindNames = [...]string{
 	KindBytes: "bytes", KindBit: "bit", KindYear: "year", KindDate: "date",
 	KindTime: "time", KindDateTime: "datetime", KindTimestamp: "timestamp",
 	KindEnum: "enum", KindSet: "set", KindJSON: "json", KindGeometry: "geometry",
+	KindUUID: "uuid", KindInterval: "interval", KindTimeTZ: "timetz", KindArray: "array",
 }
 
 func (k Kind) String() string {
@@ -87,6 +108,33 @@ type Column struct {
 	Charset string
 	// Members are the names of an ENUM's or SET's members, in order.
 	Members []string
+	// Elem describes the elements of a KindArray column (its Name is the
+	// column's); nil for every other kind.
+	Elem *Column
+}
+
+// Interval is the value of a KindInterval column: a PostgreSQL interval,
+// whose three parts do not convert into each other (a month has no fixed
+// number of days, a day none of hours across a daylight-saving change).
+// PostgreSQL's infinite intervals have every part at its maximum
+// (infinity) or minimum (-infinity).
+type Interval struct {
+	Months       int32
+	Days         int32
+	Microseconds int64
+}
+
+// Array is the value of a KindArray column.
+type Array struct {
+	// Dims holds the length of each dimension, outermost first; an empty
+	// array has none.
+	Dims []int
+	// Lower holds the lower bound of each dimension; nil when every
+	// bound is 1, PostgreSQL's default.
+	Lower []int
+	// Elems holds the product of Dims elements in row-major order, each
+	// nil (NULL) or a canonical value of the column's Elem.
+	Elems []any
 }
 
 // Table is the shape of a table at one point in its history.

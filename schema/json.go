@@ -19,7 +19,13 @@ import (
 //     exponent notation outside it; NaN and infinities are an error;
 //   - decimals, strings, enums, sets, dates, times and the text of JSON
 //     columns as JSON strings;
-//   - bytes, bits and geometries as standard base64 in a JSON string.
+//   - bytes, bits and geometries as standard base64 in a JSON string;
+//   - intervals as a JSON string in ISO 8601 form, exactly as PostgreSQL
+//     prints them with IntervalStyle iso_8601 ("P1Y2M3DT4H5M6.5S", each part
+//     with its own sign, "PT0S" for zero, "infinity" and "-infinity");
+//   - arrays as nested JSON arrays, one level per dimension, elements
+//     rendered by these rules with NULL as null; an array whose lower
+//     bounds are not all 1 becomes {"lower_bounds":[…],"elements":[…]}.
 //
 // Strings are escaped as encoding/json escapes them, except that <, > and &
 // stay as they are; invalid UTF-8 becomes U+FFFD. It does not retain dst or
@@ -53,6 +59,12 @@ func AppendJSON(dst []byte, col *sluice.Column, v any) ([]byte, error) {
 			return append(dst, "true"...), nil
 		}
 		return append(dst, "false"...), nil
+	case sluice.Interval:
+		dst = append(dst, '"')
+		dst = appendInterval(dst, x)
+		return append(dst, '"'), nil
+	case sluice.Array:
+		return appendArray(dst, col, x)
 	}
 	return dst, fmt.Errorf("render column %q (%s) as JSON: unexpected Go type %T", col.Name, col.Kind, v)
 }
@@ -177,4 +189,117 @@ func appendStringSlow(dst []byte, s string, i int) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendInterval formats iv as PostgreSQL's EncodeInterval does for
+// IntervalStyle iso_8601.
+func appendInterval(dst []byte, iv sluice.Interval) []byte {
+	switch iv {
+	case sluice.Interval{Months: math.MaxInt32, Days: math.MaxInt32, Microseconds: math.MaxInt64}:
+		return append(dst, "infinity"...)
+	case sluice.Interval{Months: math.MinInt32, Days: math.MinInt32, Microseconds: math.MinInt64}:
+		return append(dst, "-infinity"...)
+	case sluice.Interval{}:
+		return append(dst, "PT0S"...)
+	}
+	year, mon := int64(iv.Months)/12, int64(iv.Months)%12
+	t := iv.Microseconds
+	hour := t / 3_600_000_000
+	t -= hour * 3_600_000_000
+	min := t / 60_000_000
+	t -= min * 60_000_000
+	sec, fsec := t/1_000_000, t%1_000_000
+	part := func(n int64, unit byte) {
+		if n != 0 {
+			dst = strconv.AppendInt(dst, n, 10)
+			dst = append(dst, unit)
+		}
+	}
+	dst = append(dst, 'P')
+	part(year, 'Y')
+	part(mon, 'M')
+	part(int64(iv.Days), 'D')
+	if hour != 0 || min != 0 || sec != 0 || fsec != 0 {
+		dst = append(dst, 'T')
+	}
+	part(hour, 'H')
+	part(min, 'M')
+	if sec != 0 || fsec != 0 {
+		if sec < 0 || fsec < 0 {
+			dst = append(dst, '-')
+			sec, fsec = -sec, -fsec
+		}
+		dst = strconv.AppendInt(dst, sec, 10)
+		if fsec != 0 {
+			digits := strconv.AppendInt([]byte{'.'}, 1_000_000+fsec, 10)[2:]
+			for digits[len(digits)-1] == '0' {
+				digits = digits[:len(digits)-1]
+			}
+			dst = append(dst, '.')
+			dst = append(dst, digits...)
+		}
+		dst = append(dst, 'S')
+	}
+	return dst
+}
+
+// appendArray renders an array value as nested JSON arrays.
+func appendArray(dst []byte, col *sluice.Column, a sluice.Array) ([]byte, error) {
+	if col.Elem == nil {
+		return dst, fmt.Errorf("render column %q as JSON: array column without an element type", col.Name)
+	}
+	n := 1
+	for _, d := range a.Dims {
+		n *= d
+	}
+	if len(a.Dims) == 0 {
+		n = 0
+	}
+	if n != len(a.Elems) {
+		return dst, fmt.Errorf("render column %q as JSON: array of dimensions %v holds %d elements", col.Name, a.Dims, len(a.Elems))
+	}
+	if a.Lower != nil {
+		dst = append(dst, `{"lower_bounds":[`...)
+		for i, l := range a.Lower {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = strconv.AppendInt(dst, int64(l), 10)
+		}
+		dst = append(dst, `],"elements":`...)
+	}
+	if len(a.Dims) == 0 {
+		dst = append(dst, "[]"...)
+	} else {
+		var err error
+		if dst, _, err = appendArrayLevel(dst, col.Elem, a.Dims, a.Elems); err != nil {
+			return dst, err
+		}
+	}
+	if a.Lower != nil {
+		dst = append(dst, '}')
+	}
+	return dst, nil
+}
+
+// appendArrayLevel renders the first dims[0] sub-arrays (or elements) of
+// elems and returns the elements it did not consume.
+func appendArrayLevel(dst []byte, elem *sluice.Column, dims []int, elems []any) ([]byte, []any, error) {
+	dst = append(dst, '[')
+	for i := 0; i < dims[0]; i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if len(dims) > 1 {
+			dst, elems, err = appendArrayLevel(dst, elem, dims[1:], elems)
+		} else {
+			dst, err = AppendJSON(dst, elem, elems[0])
+			elems = elems[1:]
+		}
+		if err != nil {
+			return dst, elems, err
+		}
+	}
+	return append(dst, ']'), elems, nil
 }
