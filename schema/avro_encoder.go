@@ -1,0 +1,203 @@
+package schema
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// avroShapeCacheLimit bounds the number of table shapes an AvroEncoder
+// remembers. Shapes come and go with DDL; when the limit is reached the
+// cache is emptied and shapes in use register again (the registry answers
+// with the ids it already gave).
+const avroShapeCacheLimit = 4096
+
+// AvroEncoder renders record keys and values in the Confluent wire format:
+// the magic byte 0, the 4-byte big-endian schema id, then the Avro binary
+// encoding. On the first use of a table shape (one *sluice.Table) it builds
+// the shape's key and value schemas, validates them with goavro, compiles
+// an encoding plan and registers the schemas under the subjects
+// <topic>-key and <topic>-value; later records of the shape reuse all of
+// it. No record is produced without its registered schema.
+//
+// It implements tombstone.Encoder and is safe for concurrent use.
+type AvroEncoder struct {
+	reg  *registry
+	opts AvroOptions
+	log  *slog.Logger
+
+	shapes     sync.Map // *sluice.Table → *avroShape
+	shapeCount atomic.Int64
+}
+
+// NewAvroEncoder returns an encoder that registers schemas with reg. It
+// checks opts and does not contact the registry. log receives registry
+// retries and schema-evolution warnings; nil discards them.
+func NewAvroEncoder(reg *sr.Client, opts AvroOptions, log *slog.Logger) (*AvroEncoder, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("new avro encoder: no schema registry client; fix: configure the schema registry URL")
+	}
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("new avro encoder: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &AvroEncoder{reg: newRegistry(reg, log), opts: opts, log: log}, nil
+}
+
+// Key renders the record key of row: the Confluent wire format of t's key
+// record (the key columns, in key order). The bytes depend only on the key
+// columns' names, types and values: the key schema holds nothing else, so
+// it keeps its registry id while non-key columns change. It returns nil (a
+// null key) when t has no key columns.
+//
+// On the first use of t it registers t's schemas, which blocks and retries
+// while the registry is unreachable or failing, until ctx ends.
+func (e *AvroEncoder) Key(ctx context.Context, t *sluice.Table, row sluice.Row) ([]byte, error) {
+	if len(t.Key) == 0 {
+		return nil, nil
+	}
+	s, err := e.shape(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if len(row) != len(t.Columns) {
+		return nil, fmt.Errorf("render key of %s as Avro: row has %d values for %d columns", t.FullName(), len(row), len(t.Columns))
+	}
+	dst := make([]byte, 5, 5+8*len(s.keyPlan))
+	binary.BigEndian.PutUint32(dst[1:], s.keyID)
+	if dst, err = appendAvroRow(dst, s.keyPlan, row); err != nil {
+		return nil, fmt.Errorf("render key of %s as Avro: %w", t.FullName(), err)
+	}
+	return dst, nil
+}
+
+// Value renders ev as the Confluent wire format of its table's envelope
+// record (before, after, source, op, ts_ms) in a newly allocated buffer.
+//
+// On the first use of ev.Table it registers the table's schemas, which
+// blocks and retries while the registry is unreachable or failing, until
+// ctx ends.
+func (e *AvroEncoder) Value(ctx context.Context, ev *sluice.Event) ([]byte, error) {
+	if ev.Table == nil {
+		return nil, fmt.Errorf("render event as Avro: event has no table")
+	}
+	s, err := e.shape(ctx, ev.Table)
+	if err != nil {
+		return nil, err
+	}
+	return e.appendValue(make([]byte, 0, s.valueHint), s, ev)
+}
+
+// AppendValue is [AvroEncoder.Value] appending to dst, for callers that
+// reuse buffers. It blocks like Value on the first use of a shape.
+func (e *AvroEncoder) AppendValue(ctx context.Context, dst []byte, ev *sluice.Event) ([]byte, error) {
+	if ev.Table == nil {
+		return dst, fmt.Errorf("render event as Avro: event has no table")
+	}
+	s, err := e.shape(ctx, ev.Table)
+	if err != nil {
+		return dst, err
+	}
+	return e.appendValue(dst, s, ev)
+}
+
+func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([]byte, error) {
+	t := s.table
+	switch ev.Op {
+	case sluice.OpRead, sluice.OpCreate, sluice.OpUpdate, sluice.OpDelete:
+	default:
+		return dst, fmt.Errorf("render event on %s as Avro: unknown op %q", t.FullName(), byte(ev.Op))
+	}
+	dst = append(dst, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(dst[len(dst)-4:], s.valueID)
+	var err error
+	for _, row := range [2]sluice.Row{ev.Before, ev.After} {
+		if row == nil {
+			dst = append(dst, 0)
+			continue
+		}
+		if len(row) != len(t.Columns) {
+			return dst, fmt.Errorf("render row of %s as Avro: %d values for %d columns", t.FullName(), len(row), len(t.Columns))
+		}
+		dst = append(dst, 2) // union branch 1: the row record
+		if dst, err = appendAvroRow(dst, s.rowPlan, row); err != nil {
+			return dst, fmt.Errorf("render row of %s as Avro: %w", t.FullName(), err)
+		}
+	}
+	src := &ev.Source
+	dst = appendAvroString(dst, e.opts.Version)
+	dst = appendAvroString(dst, src.Connector)
+	dst = appendAvroString(dst, src.Name)
+	dst = appendAvroLong(dst, int64(src.ServerID))
+	dst = appendAvroString(dst, src.Position.File)
+	dst = appendAvroLong(dst, int64(src.Position.Offset))
+	if src.GTID == "" {
+		dst = append(dst, 0)
+	} else {
+		dst = append(dst, 2)
+		dst = appendAvroString(dst, src.GTID)
+	}
+	dst = appendAvroString(dst, t.Database)
+	dst = appendAvroString(dst, t.Name)
+	var commit int64
+	if !src.CommitTime.IsZero() {
+		commit = src.CommitTime.UnixMilli()
+	}
+	dst = appendAvroLong(dst, commit)
+	dst = appendAvroBool(dst, src.Snapshot)
+	dst = append(dst, 2, byte(ev.Op)) // op: a one-byte string
+	now := time.Now
+	if e.opts.Now != nil {
+		now = e.opts.Now
+	}
+	return appendAvroLong(dst, now().UnixMilli()), nil
+}
+
+// shape returns t's compiled shape, building and registering it on first
+// use. Concurrent first uses may both build it; the registry gives both the
+// same ids.
+func (e *AvroEncoder) shape(ctx context.Context, t *sluice.Table) (*avroShape, error) {
+	if s, ok := e.shapes.Load(t); ok {
+		return s.(*avroShape), nil
+	}
+	s, err := buildAvroShape(t, e.opts)
+	if err != nil {
+		return nil, err
+	}
+	topic := avroTopicName(e.opts.TopicPrefix, t.Database, t.Name)
+	s.keySubject, s.valSubject = topic+"-key", topic+"-value"
+	if s.key != "" {
+		if s.keyID, err = e.reg.register(ctx, s.keySubject, s.key); err != nil {
+			return nil, fmt.Errorf("register avro key schema of %s: %w", t.FullName(), err)
+		}
+	}
+	if s.valueID, err = e.reg.register(ctx, s.valSubject, s.value); err != nil {
+		return nil, fmt.Errorf("register avro value schema of %s: %w", t.FullName(), err)
+	}
+	if e.shapeCount.Add(1) > avroShapeCacheLimit {
+		e.shapes.Clear()
+		e.shapeCount.Store(1)
+	}
+	e.shapes.Store(t, s)
+	return s, nil
+}
+
+// avroTopicName is tombstone.TopicName: <prefix>.<database>.<table>, or
+// <database>.<table> without a prefix. (tombstone sits downstream of this
+// package, so it is not imported here; a test keeps the two equal.)
+func avroTopicName(prefix, database, table string) string {
+	if prefix == "" {
+		return database + "." + table
+	}
+	return prefix + "." + database + "." + table
+}

@@ -1,0 +1,370 @@
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/linkedin/goavro/v2"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// AvroOptions shape the Avro schemas and records of an [AvroEncoder].
+type AvroOptions struct {
+	// TopicPrefix is the topic prefix; record names and namespaces derive
+	// from <prefix>.<database>.<table>, and subjects from the topic.
+	TopicPrefix string
+	// UnsignedBigint chooses the Avro type of BIGINT UNSIGNED: "decimal"
+	// (the default when empty) is bytes with logical type decimal(20,0),
+	// exact for every value; "long" is a long holding the value's 64 bits,
+	// so values above 9223372036854775807 read back negative (two's
+	// complement wrap, as Java's unsigned helpers expect).
+	UnsignedBigint string
+	// Version is written to source.version (the sluice version).
+	Version string
+	// Now gives the envelope's ts_ms; time.Now when nil.
+	Now func() time.Time
+}
+
+// The values of AvroOptions.UnsignedBigint.
+const (
+	UnsignedBigintDecimal = "decimal"
+	UnsignedBigintLong    = "long"
+)
+
+func (o *AvroOptions) check() error {
+	switch o.UnsignedBigint {
+	case "", UnsignedBigintDecimal, UnsignedBigintLong:
+		return nil
+	}
+	return fmt.Errorf("avro option unsigned bigint %q is not known; fix: use %q or %q", o.UnsignedBigint, UnsignedBigintDecimal, UnsignedBigintLong)
+}
+
+// Avro schema properties sluice adds to fields, for consumers that want
+// the source's view of a column.
+const (
+	// avroPropSourceType holds sluice.Column.SourceType, e.g. "decimal(10,2)".
+	avroPropSourceType = "sluice.source.type"
+	// avroPropColumn holds the column's name when the field name differs.
+	avroPropColumn = "sluice.column"
+	// avroPropUnit names the unit of a plain long that is a duration.
+	avroPropUnit = "sluice.unit"
+)
+
+// avroOp is how one column's values are written.
+type avroOp uint8
+
+const (
+	avroOpInt             avroOp = iota + 1 // int from int64 or uint64
+	avroOpLong                              // long from int64 or uint64 ≤ MaxInt64
+	avroOpLongWrap                          // long holding a uint64's bits
+	avroOpUnsignedDecimal                   // decimal(20,0) bytes from uint64
+	avroOpBool                              // boolean from bool
+	avroOpBit1                              // boolean from a BIT(1) []byte
+	avroOpFloat                             // float from float32
+	avroOpDouble                            // double from float64
+	avroOpDecimal                           // decimal bytes from a decimal string
+	avroOpString                            // string from string
+	avroOpBytes                             // bytes from []byte
+	avroOpDate                              // date (int days) or string fallback
+	avroOpTime                              // long signed microseconds from a time string
+	avroOpDateTime                          // local-timestamp-micros or string fallback
+	avroOpTimestamp                         // timestamp-micros or string fallback
+)
+
+// avroField is one step of a compiled encoding plan: which row value to
+// write and how.
+type avroField struct {
+	col      int    // index into the row
+	op       avroOp // how to write the value
+	nullable bool   // union ["null", T…]: branch 0 is null
+	fallback bool   // T is followed by a "string" branch for values T cannot hold
+	scale    int    // decimal scale
+	name     string // column name, for errors
+}
+
+// avroShape is everything the encoder needs for one table shape.
+type avroShape struct {
+	table      *sluice.Table
+	key, value string // schema JSON; key is "" for a table without key columns
+	keyPlan    []avroField
+	rowPlan    []avroField
+	keyID      uint32
+	valueID    uint32
+	keySubject string
+	valSubject string
+	valueHint  int // initial buffer size for values
+}
+
+// AvroSchemas returns the key and value schema JSON of table shape t: the
+// key record of its key columns (key is "" when t has no key columns) and
+// the value envelope. Both are deterministic: the same shape and options
+// always give the same text. Each schema is validated by goavro. Columns
+// without an Avro mapping are an error naming the column.
+func AvroSchemas(t *sluice.Table, opts AvroOptions) (key, value string, err error) {
+	s, err := buildAvroShape(t, opts)
+	if err != nil {
+		return "", "", err
+	}
+	return s.key, s.value, nil
+}
+
+// buildAvroShape maps t's columns, writes its schemas, compiles the plans
+// and validates the schemas with goavro.
+func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("build avro schema: no table")
+	}
+	ns := avroNamespace(opts.TopicPrefix, t.Database, t.Name)
+	names := make([]string, len(t.Columns))
+	for i := range t.Columns {
+		names[i] = t.Columns[i].Name
+	}
+	fieldNames := avroFieldNames(names)
+
+	s := &avroShape{table: t, valueHint: 128}
+	rowFields := make([]avroFieldJSON, len(t.Columns))
+	s.rowPlan = make([]avroField, len(t.Columns))
+	for i := range t.Columns {
+		col := &t.Columns[i]
+		f, typ, err := avroColumn(col, opts)
+		if err != nil {
+			return nil, fmt.Errorf("build avro schema of %s: %w", t.FullName(), err)
+		}
+		f.col = i
+		f.nullable = col.Nullable
+		s.rowPlan[i] = f
+		rowFields[i] = avroFieldSchema(fieldNames[i], col, f, typ, true)
+		s.valueHint += 2 * avroValueSizeHint(f.op)
+	}
+	if len(t.Key) > 0 {
+		keyNames := make([]string, len(t.Key))
+		for n, i := range t.Key {
+			if i < 0 || i >= len(t.Columns) {
+				return nil, fmt.Errorf("build avro schema of %s: key column %d out of range", t.FullName(), i)
+			}
+			keyNames[n] = t.Columns[i].Name
+		}
+		keyFieldNames := avroFieldNames(keyNames)
+		keyFields := make([]avroFieldJSON, len(t.Key))
+		s.keyPlan = make([]avroField, len(t.Key))
+		for n, i := range t.Key {
+			col := &t.Columns[i]
+			f, typ, _ := avroColumn(col, opts) // mapped above without error
+			f.col = i
+			f.nullable = col.Nullable
+			s.keyPlan[n] = f
+			keyFields[n] = avroFieldSchema(keyFieldNames[n], col, f, typ, false)
+		}
+		key, err := json.Marshal(avroRecordJSON{Type: "record", Name: "Key", Namespace: ns, Fields: keyFields})
+		if err != nil {
+			return nil, fmt.Errorf("build avro key schema of %s: %w", t.FullName(), err)
+		}
+		s.key = string(key)
+	}
+	row := avroRecordJSON{Type: "record", Name: "Value", Namespace: ns, Fields: rowFields}
+	env := avroRecordJSON{Type: "record", Name: "Envelope", Namespace: ns, Fields: []avroFieldJSON{
+		{Name: "before", Type: []any{"null", row}, Default: jsonNull},
+		{Name: "after", Type: []any{"null", ns + ".Value"}, Default: jsonNull},
+		{Name: "source", Type: avroSourceRecord},
+		{Name: "op", Type: "string"},
+		{Name: "ts_ms", Type: "long"},
+	}}
+	value, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("build avro value schema of %s: %w", t.FullName(), err)
+	}
+	s.value = string(value)
+	if s.key != "" {
+		if _, err := goavro.NewCodec(s.key); err != nil {
+			return nil, fmt.Errorf("build avro key schema of %s: the schema is not valid Avro: %w", t.FullName(), err)
+		}
+	}
+	if _, err := goavro.NewCodec(s.value); err != nil {
+		return nil, fmt.Errorf("build avro value schema of %s: the schema is not valid Avro: %w", t.FullName(), err)
+	}
+	return s, nil
+}
+
+var jsonNull = json.RawMessage("null")
+
+// avroRecordJSON and avroFieldJSON marshal to Avro schema JSON with a fixed
+// member order, so the same shape always gives the same text.
+type avroRecordJSON struct {
+	Type      string          `json:"type"`
+	Name      string          `json:"name"`
+	Namespace string          `json:"namespace,omitempty"`
+	Fields    []avroFieldJSON `json:"fields"`
+}
+
+type avroFieldJSON struct {
+	Name       string          `json:"name"`
+	Type       any             `json:"type"`
+	Default    json.RawMessage `json:"default,omitempty"`
+	SourceType string          `json:"sluice.source.type,omitempty"`
+	Column     string          `json:"sluice.column,omitempty"`
+	Unit       string          `json:"sluice.unit,omitempty"`
+}
+
+// avroSourceRecord is the envelope's source record, shared by every table.
+var avroSourceRecord = avroRecordJSON{Type: "record", Name: "Source", Namespace: "sluice", Fields: []avroFieldJSON{
+	{Name: "version", Type: "string"},
+	{Name: "connector", Type: "string"},
+	{Name: "name", Type: "string"},
+	{Name: "server_id", Type: "long"},
+	{Name: "file", Type: "string"},
+	{Name: "pos", Type: "long"},
+	{Name: "gtid", Type: []any{"null", "string"}, Default: jsonNull},
+	{Name: "db", Type: "string"},
+	{Name: "table", Type: "string"},
+	{Name: "ts_ms", Type: "long"},
+	{Name: "snapshot", Type: "boolean"},
+}}
+
+// avroFieldSchema writes the field of one column. Nullable columns are
+// unions with null first and default null; in the value record
+// (withDefault) every other field gets the zero of its type as default so
+// that adding a NOT NULL column keeps the schema BACKWARD compatible.
+func avroFieldSchema(name string, col *sluice.Column, f avroField, typ any, withDefault bool) avroFieldJSON {
+	fj := avroFieldJSON{Name: name, SourceType: col.SourceType}
+	if name != col.Name {
+		fj.Column = col.Name
+	}
+	if f.op == avroOpTime {
+		fj.Unit = "microseconds"
+	}
+	var branches []any
+	if f.nullable {
+		branches = append(branches, "null")
+	}
+	branches = append(branches, typ)
+	if f.fallback {
+		branches = append(branches, "string")
+	}
+	if len(branches) == 1 {
+		fj.Type = typ
+	} else {
+		fj.Type = branches
+	}
+	if withDefault || f.nullable {
+		if f.nullable {
+			fj.Default = jsonNull
+		} else {
+			fj.Default = avroZeroDefault(f.op)
+		}
+	}
+	return fj
+}
+
+// avroZeroDefault is the default of a non-null field: the zero of its
+// first (or only) type.
+func avroZeroDefault(op avroOp) json.RawMessage {
+	switch op {
+	case avroOpBool, avroOpBit1:
+		return json.RawMessage("false")
+	case avroOpString:
+		return json.RawMessage(`""`)
+	case avroOpBytes:
+		return json.RawMessage(`""`)
+	case avroOpDecimal, avroOpUnsignedDecimal:
+		return json.RawMessage(`"\u0000"`) // one zero byte: the unscaled value 0
+	}
+	return json.RawMessage("0")
+}
+
+// avroValueSizeHint estimates the encoded size of one value of op.
+func avroValueSizeHint(op avroOp) int {
+	switch op {
+	case avroOpString, avroOpBytes:
+		return 24
+	case avroOpDecimal, avroOpUnsignedDecimal:
+		return 10
+	}
+	return 6
+}
+
+// avroColumn maps one column: its plan step (without col and nullable) and
+// its Avro type (without the null and string union branches).
+func avroColumn(col *sluice.Column, opts AvroOptions) (avroField, any, error) {
+	f := avroField{name: col.Name}
+	switch col.Kind {
+	case sluice.KindInt:
+		base := strings.TrimSuffix(col.SourceType, " unsigned")
+		switch {
+		case base == "tinyint" || base == "smallint" || base == "mediumint" ||
+			base == "int2" || base == "int4" || base == "integer" || (base == "int" && !col.Unsigned):
+			f.op = avroOpInt
+			return f, "int", nil
+		case !col.Unsigned || base == "int":
+			f.op = avroOpLong
+			return f, "long", nil
+		case opts.UnsignedBigint == UnsignedBigintLong:
+			f.op = avroOpLongWrap
+			return f, "long", nil
+		default:
+			f.op = avroOpUnsignedDecimal
+			return f, avroDecimalType(20, 0), nil
+		}
+	case sluice.KindBool:
+		f.op = avroOpBool
+		return f, "boolean", nil
+	case sluice.KindFloat:
+		f.op = avroOpFloat
+		return f, "float", nil
+	case sluice.KindDouble:
+		f.op = avroOpDouble
+		return f, "double", nil
+	case sluice.KindDecimal:
+		if col.Precision < 1 || col.Scale < 0 || col.Scale > col.Precision {
+			return f, nil, fmt.Errorf("no Avro mapping for %s column %q (%s): decimal precision %d and scale %d do not fit Avro's decimal; fix: give the column a precision and scale, or leave the table out", col.Kind, col.Name, col.SourceType, col.Precision, col.Scale)
+		}
+		f.op, f.scale = avroOpDecimal, col.Scale
+		return f, avroDecimalType(col.Precision, col.Scale), nil
+	case sluice.KindString, sluice.KindEnum, sluice.KindSet, sluice.KindJSON:
+		f.op = avroOpString
+		return f, "string", nil
+	case sluice.KindBytes, sluice.KindGeometry:
+		f.op = avroOpBytes
+		return f, "bytes", nil
+	case sluice.KindBit:
+		if col.Length == 1 {
+			f.op = avroOpBit1
+			return f, "boolean", nil
+		}
+		f.op = avroOpBytes
+		return f, "bytes", nil
+	case sluice.KindYear:
+		f.op = avroOpInt
+		return f, "int", nil
+	case sluice.KindDate:
+		f.op, f.fallback = avroOpDate, true
+		return f, avroLogicalJSON{Type: "int", LogicalType: "date"}, nil
+	case sluice.KindTime:
+		f.op = avroOpTime
+		return f, "long", nil
+	case sluice.KindDateTime:
+		f.op, f.fallback = avroOpDateTime, true
+		return f, avroLogicalJSON{Type: "long", LogicalType: "local-timestamp-micros"}, nil
+	case sluice.KindTimestamp:
+		f.op, f.fallback = avroOpTimestamp, true
+		return f, avroLogicalJSON{Type: "long", LogicalType: "timestamp-micros"}, nil
+	}
+	return f, nil, fmt.Errorf("no Avro mapping for %s column %q (%s); fix: leave the table out or exclude the column until sluice maps it", col.Kind, col.Name, col.SourceType)
+}
+
+func avroDecimalType(precision, scale int) avroLogicalJSON {
+	return avroLogicalJSON{Type: "bytes", LogicalType: "decimal", Precision: precision, Scale: &scale}
+}
+
+// avroLogicalJSON is a primitive type with a logical type.
+type avroLogicalJSON struct {
+	Type        string `json:"type"`
+	LogicalType string `json:"logicalType"`
+	Precision   int    `json:"precision,omitempty"`
+	Scale       *int   `json:"scale,omitempty"`
+}
