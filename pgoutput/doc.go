@@ -1,0 +1,76 @@
+// Package pgoutput follows a PostgreSQL database through logical
+// replication with the built-in pgoutput plugin and turns what it reads
+// into change events.
+//
+// # Where it sits
+//
+// It is the PostgreSQL stream of the data flow, beside package binlog:
+//
+//	EnsurePublication ─► CreateSlot ─► (snapshot reads with Slot.SnapshotName) ─► Slot.Close
+//	                                          │
+//	                Reader.Run(from = Slot.Consistent or the checkpoint) ─► sluice.Handler
+//
+// The publication says which tables the server decodes; the slot keeps
+// the server's WAL until sluice confirms it and exported the snapshot the
+// snapshot package reads; the Reader streams every change committed after
+// the slot's consistent point. Check verifies the server settings and
+// privileges first. Sources know nothing of Kafka: the Reader learns what
+// Kafka acknowledged only through Config.Acked.
+//
+// # What it promises
+//
+//   - Consistent hand-off (promise 1): the snapshot exported by CreateSlot
+//     sees exactly the transactions committed before Slot.Consistent, and
+//     Run from that position delivers exactly those committed after it.
+//   - Order (promise 2): events reach the handler in commit order, each
+//     transaction whole; Resumable follows each commit with the commit's
+//     end LSN, so a restart from it repeats nothing and loses nothing.
+//   - Durable progress (promise 5): the standby status updates report as
+//     written, flushed and applied only the position Config.Acked returns,
+//     so the slot's confirmed_flush_lsn (where the server restarts the
+//     stream) never passes a record Kafka has not acknowledged. While no
+//     transaction is open, a keepalive's WAL position is handed to
+//     Resumable too, so the slot advances while only tables outside the
+//     selection are written and the server can recycle its WAL.
+//   - Schema as of the event (promise 6): every change is decoded with the
+//     shape the latest Relation message gave its table, also after ALTER
+//     TABLE. The key is the table's primary key from the catalog (or the
+//     configured tables.keys), never the Relation message's identity
+//     flags, which mark every column under REPLICA IDENTITY FULL.
+//   - Bounded memory (promise 8): sluice does not ask for streaming of
+//     in-progress transactions, so the server decodes a transaction after
+//     its commit and spills large ones to its own disk
+//     (logical_decoding_work_mem); the reader holds one message at a time
+//     and one shape per relation.
+//   - Loud failure (promise 9): a missing or invalidated slot, a slot
+//     another connection holds (SQLSTATE 55006), a missing publication and
+//     missing privileges stop Run with a one-line cause and fix; lost
+//     connections and server restarts are retried with backoff from the
+//     last position handed to Resumable. A slot is never re-created
+//     silently and never dropped except by DropSlot.
+//
+// # Events
+//
+// Inserts, updates and deletes become events of ops c, u and d; a TRUNCATE
+// becomes one event of op t (sluice.OpTruncate) per truncated selected
+// table. Source.Connector is "postgresql", Source.Position.LSN the WAL
+// position of the change's own record (unique per change, increasing
+// within a transaction), Source.CommitTime the transaction's commit time.
+// Resumable positions are commit end LSNs and keepalive WAL positions.
+//
+// What the before-image holds depends on the table's REPLICA IDENTITY:
+// FULL sends the whole old row; DEFAULT (the primary key) and USING INDEX
+// send only the identity columns, and only when they changed. Columns the
+// server did not send are listed in Event.BeforeUnavailable and hold nil.
+// The key columns are always present: when the identity did not change
+// they are taken from the new row. An unchanged TOASTed value (a large
+// value stored out of line that the update did not touch) is not sent
+// either: under FULL it is taken from the old row, otherwise it is listed
+// in Event.AfterUnavailable. REPLICA IDENTITY NOTHING makes the server
+// refuse updates and deletes on a published table; Check reports it.
+//
+// Values arrive in text form and are converted by package schema's
+// PostgreSQL mapper under schema.PostgresSessionSettings, which the reader
+// applies to its replication connection, so the snapshot and the stream
+// render every value the same way (promise 7).
+package pgoutput

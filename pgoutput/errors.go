@@ -1,0 +1,164 @@
+package pgoutput
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Errors that Run, CreateSlot and the publication and slot functions wrap,
+// for callers that want to tell them apart with errors.Is. None of them is
+// retried: each needs a person to act.
+var (
+	// ErrSlotMissing: the replication slot does not exist.
+	ErrSlotMissing = errors.New("replication slot missing")
+	// ErrSlotInvalidated: the server invalidated the slot (it removed WAL
+	// the slot still needed, max_slot_wal_keep_size, or a recovery
+	// conflict on a standby): changes since the slot's position are gone.
+	ErrSlotInvalidated = errors.New("replication slot invalidated")
+	// ErrSlotActive: another connection is streaming from the slot.
+	ErrSlotActive = errors.New("replication slot active in another connection")
+	// ErrPublicationMissing: the publication does not exist or does not
+	// cover a selected table.
+	ErrPublicationMissing = errors.New("publication missing")
+	// ErrPermission: the user lacks a privilege or the REPLICATION
+	// attribute, or cannot log in.
+	ErrPermission = errors.New("permission denied")
+)
+
+// SQLSTATE codes sluice reacts to.
+const (
+	codeUndefinedObject       = "42704"
+	codeObjectInUse           = "55006"
+	codeNotInPrerequisite     = "55000"
+	codeInsufficientPrivilege = "42501"
+	codeInvalidAuthorization  = "28000"
+	codeInvalidPassword       = "28P01"
+	codeTooManyConnections    = "53300"
+	codeConfigurationLimit    = "53400"
+	codeAdminShutdown         = "57P01"
+	codeCrashShutdown         = "57P02"
+	codeCannotConnectNow      = "57P03"
+	codeDatabaseDropped       = "57P04"
+	codeIdleSessionTimeout    = "57P05"
+)
+
+// SlotMissingError is the error for a slot that is gone after sluice
+// delivered a snapshot through it: the changes since the checkpoint cannot
+// be read any more, and sluice does not re-create the slot on its own
+// (that would skip them silently). The caller decides when that rule
+// applies; at first start a missing slot is simply created.
+func SlotMissingError(slot string) error {
+	return fmt.Errorf("%w: slot %q does not exist on the server, but this source's checkpoint says sluice streamed from it: "+
+		"the changes since the checkpoint are lost to sluice and it will not skip them; "+
+		"to start over with a new snapshot, delete this source's checkpoint (and re-create the slot by starting sluice again)",
+		ErrSlotMissing, slot)
+}
+
+// SlotInvalidatedError is the error for a slot the server invalidated.
+// reason is the server's wal_status or invalidation reason.
+func SlotInvalidatedError(slot, reason string) error {
+	return fmt.Errorf("%w: the server invalidated slot %q (%s): WAL it still needed was removed, so changes since the checkpoint are gone; "+
+		"raise max_slot_wal_keep_size (or keep sluice running), then drop the slot (sluice --drop-slot), delete this source's checkpoint and start again for a new snapshot",
+		ErrSlotInvalidated, slot, reason)
+}
+
+// slotActiveError names the process holding the slot when it is known.
+func slotActiveError(slot string, pid int, cause error) error {
+	who := "another connection"
+	if pid > 0 {
+		who = fmt.Sprintf("server process %d", pid)
+	}
+	err := fmt.Errorf("%w: slot %q is in use by %s: stop the other sluice (or client) streaming from it, or give this source its own slot name; "+
+		"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '%s' ends a stale one",
+		ErrSlotActive, slot, who, strings.ReplaceAll(slot, "'", "''"))
+	if cause != nil {
+		return fmt.Errorf("%w (%w)", err, cause)
+	}
+	return err
+}
+
+// classify turns an error of the replication connection into one that
+// names the cause and the fix; op names what failed.
+func classify(err error, op, slot, publication string) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		msg := strings.ToLower(pe.Message)
+		switch {
+		case pe.Code == codeObjectInUse:
+			return slotActiveError(slot, 0, err)
+		case pe.Code == codeUndefinedObject && strings.Contains(msg, "replication slot"):
+			return fmt.Errorf("%w: %s: slot %q does not exist: %w; if sluice already streamed from it the changes since are lost: delete this source's checkpoint and start again for a new snapshot",
+				ErrSlotMissing, op, slot, err)
+		case pe.Code == codeUndefinedObject && strings.Contains(msg, "publication"):
+			return fmt.Errorf("%w: %s: publication %q does not exist: %w; start sluice once with rights to create it (it creates it when absent) or CREATE PUBLICATION it",
+				ErrPublicationMissing, op, publication, err)
+		case pe.Code == codeNotInPrerequisite && (strings.Contains(msg, "invalidated") || strings.Contains(msg, "wal_level")):
+			if strings.Contains(msg, "wal_level") {
+				return fmt.Errorf("%s: %w: set wal_level = logical in postgresql.conf and restart the server", op, err)
+			}
+			return SlotInvalidatedError(slot, pe.Message)
+		case pe.Code == codeInsufficientPrivilege || pe.Code == codeInvalidAuthorization || pe.Code == codeInvalidPassword:
+			return fmt.Errorf("%w: %s: %w: the user needs to log in with replication=database (a pg_hba.conf entry for it) and the REPLICATION attribute (ALTER ROLE … WITH REPLICATION; rds_replication on RDS)",
+				ErrPermission, op, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Retryable reports whether err may go away by reconnecting: lost
+// connections, server restarts and shutdowns, connection limits. A missing
+// or invalidated slot, a slot in use elsewhere, a missing publication,
+// privileges and decoding failures are not retryable.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, fatal := range []error{ErrSlotMissing, ErrSlotInvalidated, ErrSlotActive, ErrPublicationMissing, ErrPermission, errMalformed} {
+		if errors.Is(err, fatal) {
+			return false
+		}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeTooManyConnections,
+			codeConfigurationLimit, codeIdleSessionTimeout:
+			return true
+		}
+		// Class 08: connection exceptions.
+		return strings.HasPrefix(pe.Code, "08")
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
+		strings.Contains(s, "connection reset") || strings.Contains(s, "unexpected EOF") ||
+		strings.Contains(s, "conn closed")
+}
+
+// codeOf returns the SQLSTATE of a server error, or "".
+func codeOf(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}

@@ -1,0 +1,322 @@
+package pgoutput
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/schema"
+)
+
+// Config describes the logical replication stream and what to capture.
+type Config struct {
+	// Name is the source name carried in every event.
+	Name string
+	// DSN is the connection string of the database (key=value or URL
+	// form, as pgconn.ParseConfig reads it). The reader adds
+	// replication=database and schema.PostgresSessionSettings itself.
+	DSN string
+	// Slot is the replication slot to stream from; it must exist
+	// (CreateSlot).
+	Slot string
+	// Publication names the publication whose tables are streamed
+	// (EnsurePublication).
+	Publication string
+	// Selection picks the captured tables and columns; changes of other
+	// tables the publication carries are skipped.
+	Selection *sluice.Selection
+	// Acked returns the latest position handed to the handler's Resumable
+	// whose records Kafka has acknowledged, and false while there is none
+	// (the sink producer's Acked). Only that position is reported to the
+	// server as written, flushed and applied, so the slot's
+	// confirmed_flush_lsn never passes an unacknowledged record. Without
+	// it the slot stays where Run started.
+	Acked func() (sluice.Position, bool)
+	// StatusInterval is how often the reader reports its position to the
+	// server. Keep it well under the server's wal_sender_timeout
+	// (default 60 s). Default 10 s.
+	StatusInterval time.Duration
+	// Logger receives relation changes and reconnect notices.
+	Logger *slog.Logger
+	// ReconnectBackoff is the first wait before reconnecting after a lost
+	// connection; it doubles up to 30 s. Default 1 s. MaxReconnects bounds
+	// consecutive failed attempts (default 10).
+	ReconnectBackoff time.Duration
+	MaxReconnects    int
+}
+
+// Reader follows one replication slot. It is not safe for concurrent use.
+type Reader struct {
+	cfg Config
+	log *slog.Logger
+
+	// newShaper opens what maps Relation messages to table shapes and
+	// text values to Go values for one connection; tests replace it.
+	newShaper func(ctx context.Context) (shaper, func(), error)
+	shape     shaper
+
+	rels   map[uint32]*relEntry
+	warned map[string]bool
+	inTxn  bool
+	begin  beginMsg
+	last   uint64 // the latest position handed to Resumable
+}
+
+// New returns a Reader. It does not connect.
+func New(cfg Config) *Reader {
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = 10 * time.Second
+	}
+	if cfg.ReconnectBackoff <= 0 {
+		cfg.ReconnectBackoff = time.Second
+	}
+	if cfg.MaxReconnects <= 0 {
+		cfg.MaxReconnects = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Selection == nil {
+		cfg.Selection = &sluice.Selection{Include: []string{"*"}}
+	}
+	r := &Reader{cfg: cfg, log: cfg.Logger, rels: map[uint32]*relEntry{}, warned: map[string]bool{}}
+	r.newShaper = r.catalogShaper
+	return r
+}
+
+// Run streams changes from position from (the slot's consistent point
+// after a snapshot, or a stored checkpoint) until ctx is cancelled or a
+// fatal error occurs. It blocks; it calls h from its own goroutine only,
+// after each commit with the commit's end LSN, and while no transaction is
+// open with the server's WAL position from its keepalives. A cancelled ctx
+// returns nil.
+//
+// It reports the position Config.Acked returns to the server every
+// StatusInterval and whenever the server asks. A lost connection is retried
+// with backoff from the last position handed to Resumable: changes after
+// it are handed to h again, none before it. A missing, invalidated or busy
+// slot, a missing publication and missing privileges stop Run with an
+// error that names the fix (see Retryable).
+//
+// The handler may block (it is how Kafka slows the stream), but while it
+// does the reader sends no status updates: a handler blocked longer than
+// the server's wal_sender_timeout makes the server drop the connection,
+// which Run then re-establishes.
+func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler) error {
+	if from.LSN == 0 {
+		return errors.New("pgoutput: no start position: the slot's consistent point or a stored checkpoint must supply one")
+	}
+	if err := ValidateSlotName(r.cfg.Slot); err != nil {
+		return fmt.Errorf("pgoutput: %w", err)
+	}
+	if r.cfg.Publication == "" {
+		return errors.New("pgoutput: no publication configured: name the publication to stream")
+	}
+	r.last = from.LSN
+	failures := 0
+	backoff := r.cfg.ReconnectBackoff
+	for {
+		start := r.last
+		err := r.stream(ctx, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			return nil
+		}
+		if !Retryable(err) {
+			return err
+		}
+		if r.last != start {
+			failures, backoff = 0, r.cfg.ReconnectBackoff
+		}
+		failures++
+		if failures > r.cfg.MaxReconnects {
+			return fmt.Errorf("pgoutput: giving up after %d reconnect attempts: %w", failures-1, err)
+		}
+		r.log.Warn("replication connection lost; reconnecting from the last transaction boundary",
+			"error", err, "lsn", pglogrepl.LSN(r.last).String(), "wait", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// stream runs one replication connection from r.last.
+func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
+	clear(r.rels) // a new session sends every Relation message again
+	r.inTxn = false
+	sh, closeShaper, err := r.newShaper(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeShaper()
+	r.shape = sh
+
+	conn, err := connectReplication(ctx, r.cfg.DSN, schema.PostgresSessionSettings)
+	if err != nil {
+		return classify(err, "pgoutput: connect for replication", r.cfg.Slot, r.cfg.Publication)
+	}
+	defer conn.Close(context.Background())
+
+	proto := "1"
+	if versionNum(conn.ParameterStatus("server_version")) >= 140000 {
+		proto = "2"
+	}
+	args := []string{
+		"proto_version " + quoteLiteral(proto),
+		"publication_names " + quoteLiteral(quoteIdent(r.cfg.Publication)),
+	}
+	from := r.last
+	err = pglogrepl.StartReplication(ctx, conn, quoteIdent(r.cfg.Slot), pglogrepl.LSN(from),
+		pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: args})
+	if err != nil {
+		return classify(err, "pgoutput: start replication", r.cfg.Slot, r.cfg.Publication)
+	}
+	r.log.Info("streaming from replication slot", "slot", r.cfg.Slot, "publication", r.cfg.Publication,
+		"lsn", pglogrepl.LSN(from).String(), "proto_version", proto)
+
+	nextStatus := time.Now().Add(r.cfg.StatusInterval)
+	for {
+		if !time.Now().Before(nextStatus) {
+			if err := r.sendStatus(ctx, conn, from); err != nil {
+				return err
+			}
+			nextStatus = time.Now().Add(r.cfg.StatusInterval)
+		}
+		rctx, cancel := context.WithDeadline(ctx, nextStatus)
+		msg, err := conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return classify(err, "pgoutput: receive", r.cfg.Slot, r.cfg.Publication)
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(msg.Data) == 0 {
+				continue
+			}
+			switch msg.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("pgoutput: %w: keepalive: %w", errMalformed, err)
+				}
+				if err := r.keepalive(ctx, uint64(ka.ServerWALEnd), h); err != nil {
+					return err
+				}
+				if ka.ReplyRequested {
+					if err := r.sendStatus(ctx, conn, from); err != nil {
+						return err
+					}
+					nextStatus = time.Now().Add(r.cfg.StatusInterval)
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("pgoutput: %w: %w", errMalformed, err)
+				}
+				if err := r.apply(ctx, uint64(xld.WALStart), xld.WALData, h); err != nil {
+					return err
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return classify(pgconn.ErrorResponseToPgError(msg), "pgoutput: stream", r.cfg.Slot, r.cfg.Publication)
+		case *pgproto3.CopyDone:
+			return fmt.Errorf("pgoutput: the server ended the replication stream: %w", io.EOF)
+		case *pgproto3.NoticeResponse:
+			r.log.Info("server notice", "message", msg.Message)
+		}
+	}
+}
+
+// keepalive treats the server's WAL position as resumable while no
+// transaction is open: every transaction that commits before it has been
+// sent, so once Kafka acknowledged everything before it the slot may
+// confirm it, and confirmed_flush_lsn advances even while only unselected
+// tables are written.
+func (r *Reader) keepalive(ctx context.Context, walEnd uint64, h sluice.Handler) error {
+	if r.inTxn || walEnd <= r.last {
+		return nil
+	}
+	r.last = walEnd
+	return h.Resumable(ctx, sluice.Position{LSN: walEnd})
+}
+
+// sendStatus reports the acknowledged position as written, flushed and
+// applied; from (where this connection started, already confirmed) when
+// nothing newer is acknowledged.
+func (r *Reader) sendStatus(ctx context.Context, conn *pgconn.PgConn, from uint64) error {
+	lsn := from
+	if r.cfg.Acked != nil {
+		if pos, ok := r.cfg.Acked(); ok && pos.LSN > lsn {
+			lsn = pos.LSN
+		}
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: pglogrepl.LSN(lsn),
+		WALFlushPosition: pglogrepl.LSN(lsn),
+		WALApplyPosition: pglogrepl.LSN(lsn),
+	})
+	if err != nil {
+		return classify(err, "pgoutput: send status update", r.cfg.Slot, r.cfg.Publication)
+	}
+	return nil
+}
+
+// apply decodes one pgoutput message that started at WAL position at and
+// hands its events to h.
+func (r *Reader) apply(ctx context.Context, at uint64, data []byte, h sluice.Handler) error {
+	m, err := decodeMessage(data)
+	if err != nil {
+		return fmt.Errorf("pgoutput: at %s: %w", pglogrepl.LSN(at), err)
+	}
+	switch m := m.(type) {
+	case *beginMsg:
+		r.inTxn, r.begin = true, *m
+	case *commitMsg:
+		r.inTxn = false
+		if m.EndLSN > r.last {
+			r.last = m.EndLSN
+			return h.Resumable(ctx, sluice.Position{LSN: m.EndLSN})
+		}
+	case *relationMsg:
+		return r.relation(ctx, m)
+	case *insertMsg:
+		return r.insert(ctx, at, m, h)
+	case *updateMsg:
+		return r.update(ctx, at, m, h)
+	case *deleteMsg:
+		return r.delete(ctx, at, m, h)
+	case *truncateMsg:
+		return r.truncate(ctx, at, m, h)
+	case *streamMsg:
+		return fmt.Errorf("pgoutput: at %s: %w: streamed transaction message %q, but sluice did not ask for streaming", pglogrepl.LSN(at), errMalformed, m.Type)
+	}
+	return nil
+}
+
+func (r *Reader) source(at uint64) sluice.Source {
+	return sluice.Source{
+		Connector:  "postgresql",
+		Name:       r.cfg.Name,
+		Position:   sluice.Position{LSN: at},
+		CommitTime: r.begin.CommitTime,
+	}
+}
