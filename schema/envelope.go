@@ -31,9 +31,11 @@ func NewJSONEncoder(version string) *JSONEncoder {
 //
 //	{"before":{…}|null,"after":{…}|null,"source":{"version":…,"connector":…,
 //	"name":…,"server_id":…,"file":…,"pos":…,"gtid":…|null,"db":…,"table":…,
-//	"ts_ms":…,"snapshot":…},"op":"r|c|u|d","ts_ms":…}
+//	"ts_ms":…,"snapshot":…},"op":"r|c|u|d|t","ts_ms":…}
 //
-// Rows are objects with the column names as keys, in column order.
+// Rows are objects with the column names as keys, in column order. Events
+// of connector "postgresql" carry "lsn" (the WAL position) after "pos". A
+// truncate (op "t") has null before and after.
 func (e *JSONEncoder) Value(ev *sluice.Event) ([]byte, error) {
 	n := 256
 	if ev.Table != nil {
@@ -51,6 +53,11 @@ func (e *JSONEncoder) AppendValue(dst []byte, ev *sluice.Event) ([]byte, error) 
 	}
 	switch ev.Op {
 	case sluice.OpRead, sluice.OpCreate, sluice.OpUpdate, sluice.OpDelete:
+	case sluice.OpTruncate:
+		// A truncate names a table, not a row: both images are null.
+		trunc := *ev
+		trunc.Before, trunc.After = nil, nil
+		ev = &trunc
 	default:
 		return dst, fmt.Errorf("render event on %s as JSON: unknown op %q", t.FullName(), byte(ev.Op))
 	}
@@ -76,6 +83,10 @@ func (e *JSONEncoder) AppendValue(dst []byte, ev *sluice.Event) ([]byte, error) 
 	dst = appendString(dst, s.Position.File)
 	dst = append(dst, `,"pos":`...)
 	dst = strconv.AppendUint(dst, s.Position.Offset, 10)
+	if s.Connector == "postgresql" {
+		dst = append(dst, `,"lsn":`...)
+		dst = strconv.AppendUint(dst, s.Position.LSN, 10)
+	}
 	dst = append(dst, `,"gtid":`...)
 	if s.GTID == "" {
 		dst = append(dst, "null"...)

@@ -224,3 +224,33 @@ func BenchmarkJSONKey(b *testing.B) {
 		buf, _ = e.AppendKey(buf[:0], ev.Table, ev.After)
 	}
 }
+
+func TestEnvelopePostgres(t *testing.T) {
+	tab := &sluice.Table{Database: "public", Name: "orders", Key: []int{0}, PrimaryKey: true,
+		Columns: []sluice.Column{{Name: "id", Kind: sluice.KindInt, SourceType: "integer"}, {Name: "note", Kind: sluice.KindString, SourceType: "text", Nullable: true}}}
+	src := sluice.Source{Connector: "postgresql", Name: "pg", Position: sluice.Position{LSN: 0x16B3748}, CommitTime: time.UnixMilli(1699999999000)}
+	const srcJSON = `{"version":"1.2.3","connector":"postgresql","name":"pg","server_id":0,"file":"","pos":0,"lsn":23803720,"gtid":null,"db":"public","table":"orders","ts_ms":1699999999000,"snapshot":false}`
+	for _, c := range []struct {
+		ev   sluice.Event
+		want string
+	}{
+		{sluice.Event{Op: sluice.OpUpdate, Table: tab, Before: sluice.Row{int64(1), nil}, BeforeUnavailable: []int{1}, After: sluice.Row{int64(1), "x"}, Source: src},
+			`{"before":{"id":1,"note":null},"after":{"id":1,"note":"x"},"source":` + srcJSON + `,"op":"u","ts_ms":1700000000123}`},
+		{sluice.Event{Op: sluice.OpTruncate, Table: tab, Source: src},
+			`{"before":null,"after":null,"source":` + srcJSON + `,"op":"t","ts_ms":1700000000123}`},
+		// Rows on a truncate are ignored, not rendered.
+		{sluice.Event{Op: sluice.OpTruncate, Table: tab, After: sluice.Row{int64(1), "x"}, Source: src},
+			`{"before":null,"after":null,"source":` + srcJSON + `,"op":"t","ts_ms":1700000000123}`},
+	} {
+		got, err := fixedEncoder().Value(&c.ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != c.want {
+			t.Errorf("op %s:\n got %s\nwant %s", c.ev.Op, got, c.want)
+		}
+		if !json.Valid(got) {
+			t.Errorf("op %s: invalid JSON %s", c.ev.Op, got)
+		}
+	}
+}
