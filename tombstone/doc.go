@@ -11,5 +11,9 @@
 //   - a delete becomes the row's before-image (op "d") followed by a
 //     tombstone: same key, null value (promise 4);
 //   - an update that changes the key becomes a delete and tombstone of the
-//     old key followed by a create under the new key.
+//     old key followed by a create under the new key;
+//   - a truncate (PostgreSQL) becomes one record of op "t" with an empty,
+//     non-null key (TruncateKey); columns the source did not send are
+//     named in the record headers HeaderUnavailableBefore and
+//     HeaderUnavailableAfter.
 package tombstone

@@ -2,6 +2,7 @@ package tombstone
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -53,9 +54,28 @@ func TopicName(prefix, database, table string) string {
 	return strings.Join([]string{prefix, database, table}, ".")
 }
 
+// Headers naming the columns whose values the source did not send
+// (sluice.Event.BeforeUnavailable, AfterUnavailable): a JSON array of
+// column names, e.g. ["body","note"]. A record carries each header only
+// when the list is not empty; a null in the envelope's before or after is
+// SQL NULL unless the column is named here.
+const (
+	HeaderUnavailableBefore = "sluice.unavailable.before"
+	HeaderUnavailableAfter  = "sluice.unavailable.after"
+)
+
+// TruncateKey is the key of a truncate record on a keyed table: empty but
+// not null, because Kafka refuses null keys on compacted topics. All
+// truncates of a table share it, so compaction keeps the latest one; it is
+// placed by the hash of the empty key, like any other key, so it is
+// ordered with the table's other records only within its partition.
+var TruncateKey = []byte{}
+
 // Append appends the records of ev to dst: one for a read, create or update;
 // two for a delete (before-image, tombstone); three for an update that
-// changes the key (delete and tombstone of the old key, create of the new).
+// changes the key (delete and tombstone of the old key, create of the new);
+// one for a truncate (op "t", key [TruncateKey], or null on a table without
+// key columns, whose topic is not compacted).
 func (b *Builder) Append(ctx context.Context, dst []*kgo.Record, ev *sluice.Event) ([]*kgo.Record, error) {
 	t := ev.Table
 	topic := b.Topic(t)
@@ -67,16 +87,26 @@ func (b *Builder) Append(ctx context.Context, dst []*kgo.Record, ev *sluice.Even
 			return b.one(ctx, dst, topic, ev, ev.After)
 		}
 		del := *ev
-		del.Op, del.After = sluice.OpDelete, nil
+		del.Op, del.After, del.AfterUnavailable = sluice.OpDelete, nil, nil
 		dst, err := b.deletion(ctx, dst, topic, &del)
 		if err != nil {
 			return dst, err
 		}
 		create := *ev
-		create.Op, create.Before = sluice.OpCreate, nil
+		create.Op, create.Before, create.BeforeUnavailable = sluice.OpCreate, nil, nil
 		return b.one(ctx, dst, topic, &create, create.After)
 	case sluice.OpDelete:
 		return b.deletion(ctx, dst, topic, ev)
+	case sluice.OpTruncate:
+		var key []byte
+		if !keys.None(t) {
+			key = TruncateKey
+		}
+		val, err := b.enc.Value(ctx, ev)
+		if err != nil {
+			return dst, fmt.Errorf("encode value for %s: %w", topic, err)
+		}
+		return append(dst, &kgo.Record{Topic: topic, Key: key, Value: val}), nil
 	}
 	return dst, fmt.Errorf("tombstone: unknown op %q", ev.Op)
 }
@@ -90,7 +120,26 @@ func (b *Builder) one(ctx context.Context, dst []*kgo.Record, topic string, ev *
 	if err != nil {
 		return dst, fmt.Errorf("encode value for %s: %w", topic, err)
 	}
-	return append(dst, &kgo.Record{Topic: topic, Key: key, Value: val}), nil
+	rec := &kgo.Record{Topic: topic, Key: key, Value: val}
+	rec.Headers = unavailableHeader(rec.Headers, HeaderUnavailableBefore, ev.Table, ev.BeforeUnavailable)
+	rec.Headers = unavailableHeader(rec.Headers, HeaderUnavailableAfter, ev.Table, ev.AfterUnavailable)
+	return append(dst, rec), nil
+}
+
+// unavailableHeader appends a header naming the columns cols of t, when
+// there are any.
+func unavailableHeader(hs []kgo.RecordHeader, name string, t *sluice.Table, cols []int) []kgo.RecordHeader {
+	if len(cols) == 0 {
+		return hs
+	}
+	names := make([]string, 0, len(cols))
+	for _, i := range cols {
+		if i >= 0 && i < len(t.Columns) {
+			names = append(names, t.Columns[i].Name)
+		}
+	}
+	v, _ := json.Marshal(names) // a []string always marshals
+	return append(hs, kgo.RecordHeader{Key: name, Value: v})
 }
 
 func (b *Builder) deletion(ctx context.Context, dst []*kgo.Record, topic string, ev *sluice.Event) ([]*kgo.Record, error) {

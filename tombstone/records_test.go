@@ -239,3 +239,67 @@ func TestAppendUnknownOp(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		table *sluice.Table
+		key   []byte
+	}{{keyed, TruncateKey}, {keyless, nil}} {
+		enc := &fakeEncoder{}
+		recs, err := NewBuilder("p", enc).Append(context.Background(), nil, &sluice.Event{Op: sluice.OpTruncate, Table: tc.table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d records, want 1", tc.table.Name, len(recs))
+		}
+		r := recs[0]
+		if r.Topic != "p.shop."+tc.table.Name || show(r.Value) != "t before=[] after=[]" || len(r.Headers) != 0 {
+			t.Errorf("%s: record %+v", tc.table.Name, r)
+		}
+		if (r.Key == nil) != (tc.key == nil) || len(r.Key) != 0 {
+			t.Errorf("%s: key %#v, want %#v (empty but non-null on a keyed table)", tc.table.Name, r.Key, tc.key)
+		}
+	}
+}
+
+func TestUnavailableHeaders(t *testing.T) {
+	header := func(r *kgo.Record) string {
+		var parts []string
+		for _, h := range r.Headers {
+			parts = append(parts, h.Key+"="+string(h.Value))
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, tc := range []struct {
+		name string
+		ev   sluice.Event
+		want []string // headers of each record
+	}{
+		{"update", sluice.Event{Op: sluice.OpUpdate, Table: keyed, Before: sluice.Row{"eu", int64(1), nil}, BeforeUnavailable: []int{2},
+			After: sluice.Row{"eu", int64(1), nil}, AfterUnavailable: []int{2}},
+			[]string{`sluice.unavailable.before=["qty"] sluice.unavailable.after=["qty"]`}},
+		{"complete update", sluice.Event{Op: sluice.OpUpdate, Table: keyed, Before: sluice.Row{"eu", int64(1), int64(2)}, After: sluice.Row{"eu", int64(1), int64(3)}},
+			[]string{""}},
+		{"delete", sluice.Event{Op: sluice.OpDelete, Table: keyed, Before: sluice.Row{"eu", int64(1), nil}, BeforeUnavailable: []int{2}},
+			[]string{`sluice.unavailable.before=["qty"]`, ""}},
+		{"key change", sluice.Event{Op: sluice.OpUpdate, Table: keyed, Before: sluice.Row{"eu", int64(1), nil}, BeforeUnavailable: []int{2},
+			After: sluice.Row{"us", int64(1), nil}, AfterUnavailable: []int{2}},
+			[]string{`sluice.unavailable.before=["qty"]`, "", `sluice.unavailable.after=["qty"]`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.ev
+			recs, err := NewBuilder("", &fakeEncoder{}).Append(context.Background(), nil, &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, header(r))
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("headers %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
