@@ -195,21 +195,14 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		if !ok {
 			return dst, fmt.Errorf("value of type %T, want a date or time string", v)
 		}
-		var n int64
-		switch f.op {
-		case avroOpDate:
-			n, ok = parseAvroDate(s)
-		case avroOpDateTime:
-			n, ok = parseAvroDateTime(s, ' ', false)
-		default:
-			n, ok = parseAvroDateTime(s, 'T', true)
-		}
-		if !ok {
-			if !isAvroZeroOrInvalidDate(s) {
-				return dst, fmt.Errorf("value %q is not in the canonical form of its kind", s)
-			}
-			// Zero dates and dates with zero or impossible parts have no
-			// calendar day: write the canonical text in the string branch.
+		n, res := parseAvroTemporal(s, f.op)
+		switch res {
+		case avroTemporalBad:
+			return dst, fmt.Errorf("value %q is not in the canonical form of its kind", s)
+		case avroTemporalFallback:
+			// Zero dates, dates with zero or impossible parts, infinities
+			// and instants out of range have no value of the logical
+			// type: write the canonical text in the string branch.
 			dst = append(dst, byte((branch+1)<<1))
 			return appendAvroString(dst, s), nil
 		}
@@ -370,51 +363,86 @@ func atoiFixed(s string, i, n int) (int, bool) {
 	return v, true
 }
 
-// parseAvroDateParts reads "YYYY-MM-DD" at the start of s and returns the
-// days since 1970-01-01. ok is false for zero or impossible dates
-// (year 0, month 0 or > 12, day 0 or past the month's end).
-func parseAvroDateParts(s string) (days int64, ok bool) {
-	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
-		return 0, false
-	}
-	y, ok1 := atoiFixed(s, 0, 4)
-	m, ok2 := atoiFixed(s, 5, 2)
-	d, ok3 := atoiFixed(s, 8, 2)
-	if !ok1 || !ok2 || !ok3 || y == 0 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) {
-		return 0, false
-	}
-	return daysFromCivil(y, m, d), true
-}
+// The outcomes of parsing a date, date and time, or timestamp value.
+const (
+	avroTemporalOK       = iota // a calendar day (and time): n is valid
+	avroTemporalFallback        // well-formed, but no value of the logical type: write the text
+	avroTemporalBad             // not the canonical form of its kind
+)
 
-// parseAvroDate reads a KindDate value as days since 1970-01-01.
-func parseAvroDate(s string) (int64, bool) {
-	if len(s) != 10 {
-		return 0, false
+// parseAvroTemporal reads a KindDate ("YYYY-MM-DD"), KindDateTime
+// ("YYYY-MM-DD HH:MM:SS[.f…]") or KindTimestamp ("YYYY-MM-DDTHH:MM:SS[.f…]Z")
+// value as days (date) or microseconds (the others) since 1970-01-01
+// 00:00:00. Years may carry a sign and more than four digits (PostgreSQL's
+// astronomical years). Zero dates, zero months or days, days past the
+// month's end, "infinity", "-infinity" and instants beyond a long's range
+// of microseconds are avroTemporalFallback.
+func parseAvroTemporal(s string, op avroOp) (int64, int) {
+	if s == "infinity" || s == "-infinity" {
+		return 0, avroTemporalFallback
 	}
-	return parseAvroDateParts(s)
-}
-
-// parseAvroDateTime reads "YYYY-MM-DD<sep>HH:MM:SS[.f…]" (with a trailing
-// 'Z' when zulu) as microseconds since 1970-01-01 00:00:00.
-func parseAvroDateTime(s string, sep byte, zulu bool) (int64, bool) {
-	if zulu {
-		if len(s) == 0 || s[len(s)-1] != 'Z' {
-			return 0, false
+	neg := len(s) > 0 && s[0] == '-'
+	rest := s
+	if neg {
+		rest = s[1:]
+	}
+	dash := 0
+	for dash < len(rest) && rest[dash] != '-' {
+		dash++
+	}
+	if dash < 4 || dash > 6 || len(rest) < dash+6 || rest[dash+3] != '-' {
+		return 0, avroTemporalBad
+	}
+	y, ok1 := atoiFixed(rest, 0, dash)
+	m, ok2 := atoiFixed(rest, dash+1, 2)
+	d, ok3 := atoiFixed(rest, dash+4, 2)
+	if !ok1 || !ok2 || !ok3 {
+		return 0, avroTemporalBad
+	}
+	if neg {
+		y = -y
+	}
+	clock := rest[dash+6:]
+	var us int64
+	switch op {
+	case avroOpDate:
+		if clock != "" {
+			return 0, avroTemporalBad
 		}
-		s = s[:len(s)-1]
+	case avroOpDateTime, avroOpTimestamp:
+		sep := byte(' ')
+		if op == avroOpTimestamp {
+			sep = 'T'
+			if len(clock) == 0 || clock[len(clock)-1] != 'Z' {
+				return 0, avroTemporalBad
+			}
+			clock = clock[:len(clock)-1]
+		}
+		if len(clock) < 9 || clock[0] != sep {
+			return 0, avroTemporalBad
+		}
+		var ok bool
+		if us, ok = parseAvroClock(clock[1:], false); !ok || us >= 86400*1e6 {
+			return 0, avroTemporalBad
+		}
+	default:
+		return 0, avroTemporalBad
 	}
-	if len(s) < 19 || s[10] != sep {
-		return 0, false
+	if m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) {
+		return 0, avroTemporalFallback
 	}
-	days, ok := parseAvroDateParts(s[:10])
-	if !ok {
-		return 0, false
+	days := daysFromCivil(y, m, d)
+	if op == avroOpDate {
+		if days < math.MinInt32 || days > math.MaxInt32 {
+			return 0, avroTemporalFallback
+		}
+		return days, avroTemporalOK
 	}
-	us, ok := parseAvroClock(s[11:], false)
-	if !ok || us >= 86400*1e6 {
-		return 0, false
+	const dayMicros int64 = 86400 * 1e6
+	if days > (math.MaxInt64-dayMicros)/dayMicros || days < math.MinInt64/dayMicros+1 {
+		return 0, avroTemporalFallback
 	}
-	return days*86400*1e6 + us, true
+	return days*dayMicros + us, avroTemporalOK
 }
 
 // parseAvroTime reads a KindTime value "[-]H…H:MM:SS[.f…]" as signed
@@ -466,23 +494,6 @@ func parseAvroClock(s string, longHours bool) (int64, bool) {
 		frac *= 10
 	}
 	return us + int64(frac), true
-}
-
-// isAvroZeroOrInvalidDate reports whether s is a well-formed date (or
-// date and time) whose date part is no calendar day: MySQL's zero date,
-// a zero month or day, or a day past the month's end.
-func isAvroZeroOrInvalidDate(s string) bool {
-	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
-		return false
-	}
-	_, ok1 := atoiFixed(s, 0, 4)
-	_, ok2 := atoiFixed(s, 5, 2)
-	_, ok3 := atoiFixed(s, 8, 2)
-	if !ok1 || !ok2 || !ok3 {
-		return false
-	}
-	_, ok := parseAvroDateParts(s[:10])
-	return !ok
 }
 
 func daysInMonth(y, m int) int {

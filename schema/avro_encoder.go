@@ -114,7 +114,7 @@ func (e *AvroEncoder) AppendValue(ctx context.Context, dst []byte, ev *sluice.Ev
 func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([]byte, error) {
 	t := s.table
 	switch ev.Op {
-	case sluice.OpRead, sluice.OpCreate, sluice.OpUpdate, sluice.OpDelete:
+	case sluice.OpRead, sluice.OpCreate, sluice.OpUpdate, sluice.OpDelete, sluice.OpTruncate:
 	default:
 		return dst, fmt.Errorf("render event on %s as Avro: unknown op %q", t.FullName(), byte(ev.Op))
 	}
