@@ -85,6 +85,9 @@ type fixture struct {
 	qconn  *client.Conn
 	// password, when set, replaces the server's for sluice's connection.
 	password string
+	// registry, when set, makes config choose format avro with this
+	// schema registry (avro_test.go); otherwise the format is json.
+	registry testRegistry
 }
 
 var (
@@ -214,9 +217,9 @@ kafka:
   checkpoint_interval: 200ms
   topic_config:
     min.compaction.lag.ms: "3600000"   # tests read every record, superseded ones too
-log:
+%slog:
   level: debug
-%s`, f.name, f.srv.Port(), f.srv.User(), f.db, kafka.Bootstrap(), f.prefix, f.cp, extra)
+%s`, f.name, f.srv.Port(), f.srv.User(), f.db, kafka.Bootstrap(), f.prefix, f.cp, f.formatYAML(), extra)
 }
 
 // proc is a running sluice process.

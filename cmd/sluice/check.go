@@ -8,12 +8,14 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/binlog"
+	"github.com/sluice-cdc/sluice/schema"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/snapshot"
 )
 
-// check connects to the source and to Kafka, checks every prerequisite and
-// prints each problem with its fix. It fails when any problem is not a
+// check connects to the source, to Kafka and, for format avro, to the
+// schema registry, checks every prerequisite and prints each problem with
+// its fix. It fails when any problem is not a
 // warning.
 func check(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
 	problems := checkSource(ctx, cfg)
@@ -22,6 +24,9 @@ func check(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) er
 		problems = append(problems, sluice.Problem{Message: err.Error()})
 	} else {
 		client.Close()
+	}
+	if cfg.Format == "avro" {
+		problems = append(problems, checkRegistry(ctx, &cfg.SchemaRegistry)...)
 	}
 	failed := 0
 	for _, p := range problems {
@@ -36,6 +41,10 @@ func check(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) er
 	if failed > 0 {
 		fmt.Fprintf(out, "%d problem(s) stop sluice from running\n", failed)
 		return errReported
+	}
+	if cfg.Format == "avro" {
+		fmt.Fprintln(out, "OK: source, Kafka and the schema registry are ready")
+		return nil
 	}
 	fmt.Fprintln(out, "OK: source and Kafka are ready")
 	return nil
@@ -73,6 +82,11 @@ func checkSource(ctx context.Context, cfg *Config) sluice.Problems {
 		if err != nil {
 			problems = append(problems, sluice.Problem{Message: err.Error()})
 			continue
+		}
+		if cfg.Format == "avro" {
+			if _, _, err := schema.AvroSchemas(proj.Table, avroOptions(cfg)); err != nil {
+				problems = append(problems, sluice.Problem{Message: fmt.Sprintf("table %s cannot be written as Avro: %v", full.FullName(), err)})
+			}
 		}
 		if len(proj.Table.Key) == 0 {
 			problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf(

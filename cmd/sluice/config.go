@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path"
 	"reflect"
@@ -37,9 +38,12 @@ type Config struct {
 	Tables   TablesConfig   `yaml:"tables"`
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 	Kafka    KafkaConfig    `yaml:"kafka"`
-	Format   string         `yaml:"format" default:"json" help:"record value format: json"`
-	Log      LogConfig      `yaml:"log"`
-	Debug    DebugConfig    `yaml:"debug"`
+	Format   string         `yaml:"format" default:"avro" help:"record format: avro (Confluent wire format, schemas in schema_registry) or json"`
+	// SchemaRegistry and Avro apply when Format is avro.
+	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
+	Avro           AvroConfig           `yaml:"avro"`
+	Log            LogConfig            `yaml:"log"`
+	Debug          DebugConfig          `yaml:"debug"`
 }
 
 // SourceConfig says which database to read and how to connect to it.
@@ -84,6 +88,30 @@ type KafkaConfig struct {
 	Compression        string            `yaml:"compression" default:"lz4" help:"record batch compression: none, gzip, snappy, lz4 or zstd"`
 	Linger             time.Duration     `yaml:"linger" default:"5ms" help:"time a batch waits for more records before it is sent"`
 	ClientID           string            `yaml:"client_id" default:"sluice" help:"Kafka client id"`
+}
+
+// SchemaRegistryConfig says how to reach the Confluent-API schema registry
+// that holds the Avro schemas of keys and values.
+type SchemaRegistryConfig struct {
+	URLs           []string          `yaml:"urls" help:"schema registry base URLs, e.g. http://127.0.0.1:8081; tried in order; required when format is avro"`
+	Username       string            `yaml:"username" help:"user name for HTTP basic authentication (an API key on hosted registries)"`
+	Password       Secret            `yaml:"password" help:"password for HTTP basic authentication; prefer password_file or the environment variable"`
+	PasswordFile   string            `yaml:"password_file" help:"file holding the registry password, read at start-up; a trailing newline is dropped"`
+	TLS            RegistryTLSConfig `yaml:"tls"`
+	RequestTimeout time.Duration     `yaml:"request_timeout" default:"10s" help:"time allowed for one registry request; failed requests are retried until sluice stops"`
+}
+
+// RegistryTLSConfig configures TLS for https:// registry URLs.
+type RegistryTLSConfig struct {
+	CAFile             string `yaml:"ca_file" help:"PEM file of the CA certificates that sign the registry's certificate; empty uses the system's"`
+	CertFile           string `yaml:"cert_file" help:"PEM client certificate for mutual TLS; needs key_file"`
+	KeyFile            string `yaml:"key_file" help:"PEM private key of cert_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" default:"false" help:"accept any registry certificate; for tests only, never in production"`
+}
+
+// AvroConfig shapes the Avro schemas sluice derives from tables.
+type AvroConfig struct {
+	UnsignedBigint string `yaml:"unsigned_bigint" default:"decimal" help:"Avro type of BIGINT UNSIGNED: decimal (exact, decimal(20,0)) or long (values above 2^63-1 wrap to negative)"`
 }
 
 // LogConfig controls sluice's own log.
@@ -190,6 +218,7 @@ const envPrefix = "SLUICE_"
 const configEnv = envPrefix + "CONFIG"
 
 var (
+	boolType     = reflect.TypeFor[bool]()
 	durationType = reflect.TypeFor[time.Duration]()
 	secretType   = reflect.TypeFor[Secret]()
 )
@@ -244,6 +273,8 @@ func describe(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"
+	case reflect.Bool:
+		return "true or false"
 	case reflect.Int:
 		return "an integer"
 	case reflect.Int32:
@@ -281,6 +312,8 @@ func placeholder(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.String:
 		return "string"
+	case reflect.Bool:
+		return "bool"
 	case reflect.Slice:
 		return "a,b,..."
 	case reflect.Map:
@@ -313,6 +346,12 @@ func parseValue(t reflect.Type, raw string) (reflect.Value, error) {
 	switch t.Kind() {
 	case reflect.String:
 		v.SetString(raw)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(raw))
+		if err != nil {
+			return v, errors.New("want " + describe(t))
+		}
+		v.SetBool(b)
 	case reflect.Int, reflect.Int32, reflect.Int16:
 		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, t.Bits())
 		if err != nil {
@@ -438,6 +477,10 @@ type parsedFlag struct {
 }
 
 func (f flagValue) String() string { return "" }
+
+// IsBoolFlag lets a true-or-false setting be given as a bare flag
+// (--schema_registry.tls.insecure_skip_verify).
+func (f flagValue) IsBoolFlag() bool { return f.s.typ == boolType }
 
 func (f flagValue) Set(raw string) error {
 	v, err := parseValue(f.s.typ, raw)
@@ -593,6 +636,27 @@ func (c *Config) resolve() error {
 	if c.Source.ServerID == 0 {
 		c.Source.ServerID = deriveServerID(c.Name)
 	}
+	return c.SchemaRegistry.resolve()
+}
+
+// resolve reads schema_registry.password_file.
+func (r *SchemaRegistryConfig) resolve() error {
+	f := r.PasswordFile
+	if f == "" {
+		return nil
+	}
+	if !r.Password.IsZero() {
+		return errors.New("schema_registry.password and schema_registry.password_file are both set; keep only one")
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return fmt.Errorf("schema_registry.password_file: %w; make the file readable by the user sluice runs as", err)
+	}
+	pw := strings.TrimRight(string(data), "\r\n")
+	if pw == "" {
+		return fmt.Errorf("schema_registry.password_file: %s is empty; write the password into it", f)
+	}
+	r.Password = Secret{pw}
 	return nil
 }
 
@@ -710,11 +774,63 @@ func (c *Config) Validate() error {
 		p.add("kafka.client_id", "required, e.g. sluice")
 	}
 
-	p.oneOf("format", c.Format, "json")
+	p.oneOf("format", c.Format, "avro", "json")
+	c.SchemaRegistry.validate(&p, c.Format == "avro")
+	p.oneOf("avro.unsigned_bigint", c.Avro.UnsignedBigint, "decimal", "long")
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
 
 	return errors.Join(p...)
+}
+
+// validate checks the registry settings; the URLs are required only when
+// the format needs a registry.
+func (r *SchemaRegistryConfig) validate(p *problems, required bool) {
+	if required && len(r.URLs) == 0 {
+		p.add("schema_registry.urls", `required when format is avro; set the registry's address, e.g. ["http://127.0.0.1:8081"], or choose format: json`)
+	}
+	https := false
+	for _, raw := range r.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			p.add("schema_registry.urls", "%q is not an http:// or https:// URL, e.g. http://127.0.0.1:8081", redactURL(raw))
+		case u.User != nil:
+			p.add("schema_registry.urls", "%q holds credentials; set schema_registry.username and schema_registry.password instead", redactURL(raw))
+		case u.RawQuery != "" || u.Fragment != "":
+			p.add("schema_registry.urls", "%q has a query or fragment; give the registry's base URL, e.g. http://127.0.0.1:8081", redactURL(raw))
+		case u.Scheme == "https":
+			https = true
+		}
+	}
+	if r.Username == "" && !r.Password.IsZero() {
+		p.add("schema_registry.username", "required when schema_registry.password is set; set both for basic authentication")
+	}
+	if r.Username != "" && r.Password.IsZero() {
+		p.add("schema_registry.password", "required when schema_registry.username is set; set it or schema_registry.password_file")
+	}
+	t := &r.TLS
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.add("schema_registry.tls", "cert_file and key_file go together; set both for a client certificate, or neither")
+	}
+	if (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify) && len(r.URLs) > 0 && !https {
+		p.add("schema_registry.tls", "is set but no URL in schema_registry.urls is https://; use https:// URLs or remove the tls settings")
+	}
+	if r.RequestTimeout <= 0 {
+		p.add("schema_registry.request_timeout", "must be positive, e.g. 10s")
+	}
+}
+
+// redactURL shows a URL in an error with any password in it replaced.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if i := strings.LastIndex(raw, "@"); err != nil && i >= 0 {
+			return "[redacted]" + raw[i:]
+		}
+		return raw
+	}
+	return u.Redacted()
 }
 
 type problems []error

@@ -24,6 +24,7 @@ var minimalEnv = []string{
 	"SLUICE_SOURCE_USER=sluice",
 	"SLUICE_TABLES_INCLUDE=shop.*",
 	"SLUICE_KAFKA_BROKERS=127.0.0.1:9092",
+	"SLUICE_SCHEMA_REGISTRY_URLS=https://127.0.0.1:8081",
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -58,8 +59,14 @@ func testdataConfig() *Config {
 			MaxBufferedRecords: 20000, MaxBufferedBytes: 64 << 20, MaxMessageBytes: 1000012, DeliveryTimeout: 2 * time.Minute, Compression: "zstd", Linger: 10 * time.Millisecond,
 			ClientID: "sluice-orders",
 		},
-		Format: "json",
-		Log:    LogConfig{Level: "debug", Format: "json"},
+		Format: "avro",
+		SchemaRegistry: SchemaRegistryConfig{
+			URLs:           []string{"https://registry1.internal:8081", "https://registry2.internal:8081"},
+			TLS:            RegistryTLSConfig{CAFile: "/etc/sluice/registry-ca.pem"},
+			RequestTimeout: 5 * time.Second,
+		},
+		Avro: AvroConfig{UnsignedBigint: "long"},
+		Log:  LogConfig{Level: "debug", Format: "json"},
 	}
 }
 
@@ -154,8 +161,10 @@ func TestLoadConfigLayers(t *testing.T) {
 						Partitions: 1, ReplicationFactor: -1, CheckpointTopic: "sluice.checkpoints",
 						CheckpointInterval: time.Second, MaxBufferedRecords: 10000, MaxBufferedBytes: 64 << 20, MaxMessageBytes: 1000012, DeliveryTimeout: 2 * time.Minute, Compression: "lz4",
 						Linger: 5 * time.Millisecond, ClientID: "sluice"},
-					Format: "json",
-					Log:    LogConfig{Level: "info", Format: "text"},
+					Format:         "avro",
+					SchemaRegistry: SchemaRegistryConfig{URLs: []string{"https://127.0.0.1:8081"}, RequestTimeout: 10 * time.Second},
+					Avro:           AvroConfig{UnsignedBigint: "decimal"},
+					Log:            LogConfig{Level: "info", Format: "text"},
 				}
 			},
 		},
@@ -544,7 +553,7 @@ func TestValidateCollectsAllProblems(t *testing.T) {
 		`kafka.topic_config: cleanup.policy "delete" would drop rows`,
 		`kafka.checkpoint_topic: "bad topic" is not a valid topic name`,
 		`kafka.compression: "brotli" is not one of none, gzip, snappy, lz4, zstd`,
-		`format: "xml" is not one of json`,
+		`format: "xml" is not one of avro, json`,
 		`log.level: "trace" is not one of debug, info, warn, error`,
 		`log.format: "logfmt" is not one of text, json`,
 	}
@@ -676,5 +685,158 @@ func TestDocsExampleLoads(t *testing.T) {
 	}
 	if c.Source.Password.Reveal() != "x" || len(c.Kafka.Brokers) != 3 {
 		t.Errorf("docs example loaded wrongly: %+v", c)
+	}
+}
+
+func TestSchemaRegistrySettings(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("registry secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"SLUICE_SOURCE_TYPE=mysql", "SLUICE_SOURCE_USER=sluice", "SLUICE_TABLES_INCLUDE=shop.*", "SLUICE_KAFKA_BROKERS=127.0.0.1:9092"}
+	tests := []struct {
+		name    string
+		file    string
+		env     []string
+		args    []string
+		check   func(t *testing.T, c *Config)
+		wantErr []string
+	}{
+		{name: "avro is the default and needs a registry",
+			wantErr: []string{`schema_registry.urls: required when format is avro; set the registry's address, e.g. ["http://127.0.0.1:8081"], or choose format: json`}},
+		{name: "json needs no registry", env: []string{"SLUICE_FORMAT=json"},
+			check: func(t *testing.T, c *Config) {
+				if c.Format != "json" || len(c.SchemaRegistry.URLs) != 0 {
+					t.Errorf("format %q urls %v", c.Format, c.SchemaRegistry.URLs)
+				}
+			}},
+		{name: "urls from the environment", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=http://r1:8081, http://r2:8081/base"},
+			check: func(t *testing.T, c *Config) {
+				if !reflect.DeepEqual(c.SchemaRegistry.URLs, []string{"http://r1:8081", "http://r2:8081/base"}) || c.Format != "avro" ||
+					c.SchemaRegistry.RequestTimeout != 10*time.Second || c.Avro.UnsignedBigint != "decimal" {
+					t.Errorf("got %+v %+v", c.SchemaRegistry, c.Avro)
+				}
+			}},
+		{name: "full file", file: `
+schema_registry:
+  urls: ["https://r1:8081"]
+  username: key
+  password_file: ` + pwFile + `
+  tls:
+    ca_file: /ca.pem
+    cert_file: /c.pem
+    key_file: /k.pem
+    insecure_skip_verify: true
+  request_timeout: 3s
+avro:
+  unsigned_bigint: long
+`, check: func(t *testing.T, c *Config) {
+			r := c.SchemaRegistry
+			if r.Username != "key" || r.Password.Reveal() != "registry secret" || r.RequestTimeout != 3*time.Second ||
+				r.TLS != (RegistryTLSConfig{CAFile: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem", InsecureSkipVerify: true}) ||
+				c.Avro.UnsignedBigint != "long" {
+				t.Errorf("got %+v %+v", r, c.Avro)
+			}
+		}},
+		{name: "bare bool flag", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=https://r:1"},
+			args: []string{"--schema_registry.tls.insecure_skip_verify", "--format", "avro"},
+			check: func(t *testing.T, c *Config) {
+				if !c.SchemaRegistry.TLS.InsecureSkipVerify || c.Format != "avro" {
+					t.Errorf("got %+v format %q", c.SchemaRegistry.TLS, c.Format)
+				}
+			}},
+		{name: "bool flag false", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=https://r:1", "SLUICE_SCHEMA_REGISTRY_TLS_INSECURE_SKIP_VERIFY=true"},
+			args: []string{"--schema_registry.tls.insecure_skip_verify=false"},
+			check: func(t *testing.T, c *Config) {
+				if c.SchemaRegistry.TLS.InsecureSkipVerify {
+					t.Error("flag false did not override the environment's true")
+				}
+			}},
+		{name: "bad bool env", env: []string{"SLUICE_SCHEMA_REGISTRY_TLS_INSECURE_SKIP_VERIFY=maybe"},
+			wantErr: []string{`SLUICE_SCHEMA_REGISTRY_TLS_INSECURE_SKIP_VERIFY: want true or false, got "maybe"`}},
+		{name: "bad bool file", file: "schema_registry:\n  tls:\n    insecure_skip_verify: sometimes\n",
+			wantErr: []string{`line 3: schema_registry.tls.insecure_skip_verify: want true or false, got "sometimes"`}},
+		{name: "bad urls", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=registry:8081,ftp://r,https://,http://r:1/?x=1"},
+			wantErr: []string{
+				`schema_registry.urls: "registry:8081" is not an http:// or https:// URL, e.g. http://127.0.0.1:8081`,
+				`schema_registry.urls: "ftp://r" is not an http:// or https:// URL`,
+				`schema_registry.urls: "https://" is not an http:// or https:// URL`,
+				`schema_registry.urls: "http://r:1/?x=1" has a query or fragment`,
+			}},
+		{name: "credentials in the url", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=https://key:hunter2@r:8081"},
+			wantErr: []string{`schema_registry.urls: "https://key:xxxxx@r:8081" holds credentials; set schema_registry.username and schema_registry.password instead`}},
+		{name: "password without user", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=http://r:1", "SLUICE_SCHEMA_REGISTRY_PASSWORD=x"},
+			wantErr: []string{"schema_registry.username: required when schema_registry.password is set"}},
+		{name: "user without password", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=http://r:1", "SLUICE_SCHEMA_REGISTRY_USERNAME=x"},
+			wantErr: []string{"schema_registry.password: required when schema_registry.username is set; set it or schema_registry.password_file"}},
+		{name: "password and file", env: []string{"SLUICE_SCHEMA_REGISTRY_PASSWORD=x", "SLUICE_SCHEMA_REGISTRY_PASSWORD_FILE=" + pwFile},
+			wantErr: []string{"schema_registry.password and schema_registry.password_file are both set; keep only one"}},
+		{name: "missing password file", env: []string{"SLUICE_SCHEMA_REGISTRY_PASSWORD_FILE=" + filepath.Join(dir, "nope")},
+			wantErr: []string{"schema_registry.password_file: open " + filepath.Join(dir, "nope") + ": no such file or directory"}},
+		{name: "cert without key", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=https://r:1", "SLUICE_SCHEMA_REGISTRY_TLS_CERT_FILE=/c.pem"},
+			wantErr: []string{"schema_registry.tls: cert_file and key_file go together"}},
+		{name: "tls over http", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=http://r:1", "SLUICE_SCHEMA_REGISTRY_TLS_CA_FILE=/ca.pem"},
+			wantErr: []string{"schema_registry.tls: is set but no URL in schema_registry.urls is https://; use https:// URLs or remove the tls settings"}},
+		{name: "timeout and unsigned bigint", env: []string{"SLUICE_SCHEMA_REGISTRY_URLS=http://r:1", "SLUICE_SCHEMA_REGISTRY_REQUEST_TIMEOUT=0s", "SLUICE_AVRO_UNSIGNED_BIGINT=string"},
+			wantErr: []string{"schema_registry.request_timeout: must be positive, e.g. 10s", `avro.unsigned_bigint: "string" is not one of decimal, long`}},
+		{name: "unknown key suggests", file: "schema_registry:\n  url: http://r:1\n",
+			wantErr: []string{"line 2: unknown key schema_registry.url (did you mean schema_registry.urls?)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, "sluice.yaml", tt.file)
+			}
+			c, err := LoadConfig(path, tt.args, append(slicesClone(base), tt.env...))
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error\n%v\nlacks %q", err, w)
+					}
+				}
+				if n := len(strings.Split(err.Error(), "\n")); n != len(tt.wantErr) {
+					t.Errorf("%d problems, want %d:\n%v", n, len(tt.wantErr), err)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("password in error: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+// TestRegistryPasswordNeverShown: the registry password is a Secret like
+// the database's.
+func TestRegistryPasswordNeverShown(t *testing.T) {
+	const pw = "reg-Pw-7731"
+	env := append(slicesClone(minimalEnv), "SLUICE_SCHEMA_REGISTRY_USERNAME=u", "SLUICE_SCHEMA_REGISTRY_PASSWORD="+pw)
+	c, err := LoadConfig("", nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SchemaRegistry.Password.Reveal() != pw {
+		t.Fatal("password not loaded")
+	}
+	var b bytes.Buffer
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("start", "config", c)
+	j, _ := json.Marshal(c)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v", c, *c, c.SchemaRegistry), c.Redacted(), b.String(), string(j)} {
+		if strings.Contains(out, pw) {
+			t.Fatalf("password shown in %q", out)
+		}
+	}
+	_, err = LoadConfig("", []string{"--schema_registry.password=" + pw, "--schema_registry.request_timeout=x"}, env)
+	if err == nil || strings.Contains(err.Error(), pw) {
+		t.Errorf("error %v", err)
 	}
 }

@@ -2,10 +2,139 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/schema"
+	"github.com/sluice-cdc/sluice/tombstone"
 )
+
+// newEncoder builds the record encoder that format names: JSON, or Avro
+// with its schemas in the schema registry. It reads the registry's TLS
+// files but makes no registry request; the Avro encoder registers each
+// table shape's schemas when it first meets the shape, retrying while the
+// registry is unreachable.
+func newEncoder(cfg *Config, log *slog.Logger) (tombstone.Encoder, error) {
+	switch cfg.Format {
+	case "json":
+		return jsonEncoder{schema.NewJSONEncoder(Version())}, nil
+	case "avro":
+		reg, err := registryClient(&cfg.SchemaRegistry)
+		if err != nil {
+			return nil, err
+		}
+		enc, err := schema.NewAvroEncoder(reg, avroOptions(cfg), log)
+		if err != nil {
+			return nil, fmt.Errorf("avro encoder: %w", err)
+		}
+		return enc, nil
+	}
+	return nil, fmt.Errorf("format %q is not one of avro, json", cfg.Format)
+}
+
+// avroOptions are the settings that shape sluice's Avro schemas.
+func avroOptions(cfg *Config) schema.AvroOptions {
+	return schema.AvroOptions{TopicPrefix: cfg.Kafka.TopicPrefix, UnsignedBigint: cfg.Avro.UnsignedBigint, Version: Version()}
+}
+
+// registryClient builds a schema registry client from the settings: every
+// URL (tried in order when one cannot be reached), basic authentication,
+// TLS and the per-request timeout. It reads the TLS files and makes no
+// request.
+func registryClient(c *SchemaRegistryConfig) (*sr.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tlsCfg, err := registryTLS(c.TLS)
+	if err != nil {
+		return nil, err
+	}
+	tr.TLSClientConfig = tlsCfg
+	opts := []sr.ClientOpt{
+		sr.URLs(slices.Clone(c.URLs)...), // sr.URLs rewrites its argument
+		sr.HTTPClient(&http.Client{Timeout: c.RequestTimeout, Transport: tr}),
+		sr.UserAgent("sluice/" + Version()),
+	}
+	if c.Username != "" {
+		opts = append(opts, sr.BasicAuth(c.Username, c.Password.Reveal()))
+	}
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry client: %w; check schema_registry.urls", err)
+	}
+	return cl, nil
+}
+
+// registryTLS reads the CA and client certificate files.
+func registryTLS(t RegistryTLSConfig) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("schema_registry.tls.ca_file: %w; make the file readable by the user sluice runs as", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("schema_registry.tls.ca_file: %s holds no PEM certificate; give the CA certificate in PEM form", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("schema_registry.tls.cert_file and key_file: %w; give a PEM certificate and its private key", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// checkRegistry asks the registry for its global compatibility level, a
+// read that needs a reachable registry and accepted credentials. It blocks
+// for at most one request timeout per URL.
+func checkRegistry(ctx context.Context, c *SchemaRegistryConfig) sluice.Problems {
+	reg, err := registryClient(c)
+	if err != nil {
+		return sluice.Problems{{Message: err.Error()}}
+	}
+	res := reg.Compatibility(ctx)
+	if len(res) == 0 {
+		return sluice.Problems{{Message: "schema registry: no answer to GET /config"}}
+	}
+	if err := res[0].Err; err != nil {
+		return sluice.Problems{{Message: registryProblem(c, err)}}
+	}
+	return nil
+}
+
+// registryProblem turns a failed registry request into a message naming
+// the cause and the fix. The URLs hold no credentials (Validate refuses
+// them), so they may be shown.
+func registryProblem(c *SchemaRegistryConfig, err error) string {
+	var re *sr.ResponseError
+	if errors.As(err, &re) {
+		switch re.StatusCode {
+		case http.StatusUnauthorized:
+			if c.Username == "" {
+				return fmt.Sprintf("schema registry %s requires authentication (401): set schema_registry.username and schema_registry.password (or password_file)", re.URL)
+			}
+			return fmt.Sprintf("schema registry %s refused the credentials of user %q (401): check schema_registry.username and schema_registry.password", re.URL, c.Username)
+		case http.StatusForbidden:
+			return fmt.Sprintf("schema registry %s denied user %q access (403): grant the user read and write access to the subjects of sluice's topics", re.URL, c.Username)
+		case http.StatusNotFound:
+			return fmt.Sprintf("schema registry %s answered 404: schema_registry.urls must be the registry's base URL (the one that serves /subjects and /config)", re.URL)
+		}
+		return fmt.Sprintf("schema registry %s answered %d: %v; check that the registry is healthy", re.URL, re.StatusCode, err)
+	}
+	return fmt.Sprintf("schema registry not reachable: %v; check schema_registry.urls and that the registry is running", err)
+}
 
 // jsonEncoder adapts schema's JSON encoder to tombstone.Encoder; JSON needs
 // no registry, so ctx is unused.

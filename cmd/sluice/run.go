@@ -11,7 +11,6 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/binlog"
-	"github.com/sluice-cdc/sluice/schema"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/snapshot"
 	"github.com/sluice-cdc/sluice/tombstone"
@@ -52,7 +51,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	prod := sink.New(client, kcfg, log)
-	builder := tombstone.NewBuilder(cfg.Kafka.TopicPrefix, jsonEncoder{schema.NewJSONEncoder(Version())})
+	enc, err := newEncoder(cfg, log)
+	if err != nil {
+		return err
+	}
+	builder := tombstone.NewBuilder(cfg.Kafka.TopicPrefix, enc)
 	pipe := newPipeline(cfg.Name, builder, prod, adm, kcfg, log)
 
 	// The producer's checkpoint loop runs beside the source; the first of

@@ -52,6 +52,9 @@ kafka:
   topic_prefix: ` + q(s.TopicPrefix) + `
   checkpoint_topic: ` + q(s.checkpointTopic()) + `
 
+# The quickstart prints JSON records; sluice's default is Avro.
+format: json
+
 log:
   level: info
   format: text

@@ -159,7 +159,8 @@ func TestSluiceConfigYAML(t *testing.T) {
 			CheckpointTopic string            `yaml:"checkpoint_topic"`
 			TopicConfig     map[string]string `yaml:"topic_config"`
 		}
-		Log struct{ Level, Format string }
+		Format string
+		Log    struct{ Level, Format string }
 	}
 	dec := yaml.NewDecoder(strings.NewReader(c.yaml()))
 	dec.KnownFields(true)
@@ -168,7 +169,7 @@ func TestSluiceConfigYAML(t *testing.T) {
 	}
 	if got.Name != "bench" || got.Source.Port != 3307 || got.Source.Type != "mysql" || len(got.Tables.Include) != 2 ||
 		got.Kafka.Brokers[0] != "127.0.0.1:9092" || got.Kafka.CheckpointTopic != "bench.checkpoints" ||
-		got.Kafka.TopicConfig["segment.bytes"] != "1073741824" || got.Log.Format != "json" {
+		got.Kafka.TopicConfig["segment.bytes"] != "1073741824" || got.Log.Format != "json" || got.Format != "json" {
 		t.Errorf("got %+v from\n%s", got, c.yaml())
 	}
 	if strings.Contains(strings.ToLower(c.yaml()), "password") {

@@ -49,6 +49,7 @@ func (c sluiceConfig) yaml() string {
 			fmt.Fprintf(&b, "    %s: %s\n", kv[0], q(kv[1]))
 		}
 	}
+	b.WriteString("format: json\n")
 	b.WriteString("log:\n  level: info\n  format: json\n")
 	return b.String()
 }
