@@ -2,9 +2,11 @@ package schema
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -44,16 +46,22 @@ func appendAvroBool(dst []byte, b bool) []byte {
 }
 
 // appendAvroRow appends the fields of row that plan names, in plan order.
-func appendAvroRow(dst []byte, plan []avroField, row sluice.Row) ([]byte, error) {
+// unavailable lists (ascending) the columns whose values the source did
+// not send: a NOT NULL one among them gets its field's default.
+func appendAvroRow(dst []byte, plan []avroField, row sluice.Row, unavailable []int) ([]byte, error) {
 	var err error
 	for i := range plan {
 		f := &plan[i]
 		v := row[f.col]
 		if v == nil {
-			if !f.nullable {
+			if f.nullable {
+				dst = append(dst, 0) // union branch 0: null
+				continue
+			}
+			if !slices.Contains(unavailable, f.col) {
 				return dst, fmt.Errorf("column %q is NULL but its shape says NOT NULL", f.name)
 			}
-			dst = append(dst, 0) // union branch 0: null
+			dst = appendAvroZero(dst, f)
 			continue
 		}
 		if dst, err = appendAvroValue(dst, f, v); err != nil {
@@ -61,6 +69,28 @@ func appendAvroRow(dst []byte, plan []avroField, row sluice.Row) ([]byte, error)
 		}
 	}
 	return dst, nil
+}
+
+// appendAvroZero appends the default of a non-null field (its zero).
+func appendAvroZero(dst []byte, f *avroField) []byte {
+	if f.fallback {
+		dst = append(dst, 0) // union branch 0: the field's own type
+	}
+	switch f.op {
+	case avroOpFloat:
+		return append(dst, 0, 0, 0, 0)
+	case avroOpDouble:
+		return append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
+	case avroOpDecimal, avroOpUnsignedDecimal:
+		return append(dst, 2, 0) // one zero byte
+	case avroOpString:
+		var s string
+		_ = json.Unmarshal(f.zero, &s)
+		return appendAvroString(dst, s)
+	case avroOpInterval, avroOpArray:
+		return append(dst, 0, 0, 0)
+	}
+	return append(dst, 0) // 0, false, empty bytes
 }
 
 // appendAvroValue appends one non-nil value, with its union branch index
@@ -155,6 +185,10 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		if !ok {
 			return dst, fmt.Errorf("value of type %T, want a decimal string", v)
 		}
+		if f.fallback && (s == "NaN" || s == "Infinity" || s == "-Infinity") {
+			dst = append(dst, byte((branch+1)<<1))
+			return appendAvroString(dst, s), nil
+		}
 		if union {
 			dst = append(dst, byte(branch<<1))
 		}
@@ -208,8 +242,64 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		}
 		dst = append(dst, byte(branch<<1))
 		return appendAvroLong(dst, n), nil
+	case avroOpInterval:
+		iv, ok := v.(sluice.Interval)
+		if !ok {
+			return dst, fmt.Errorf("value of type %T, want sluice.Interval", v)
+		}
+		if union {
+			dst = append(dst, byte(branch<<1))
+		}
+		dst = appendAvroLong(dst, int64(iv.Months))
+		dst = appendAvroLong(dst, int64(iv.Days))
+		return appendAvroLong(dst, iv.Microseconds), nil
+	case avroOpArray:
+		a, ok := v.(sluice.Array)
+		if !ok {
+			return dst, fmt.Errorf("value of type %T, want sluice.Array", v)
+		}
+		n := 0
+		if len(a.Dims) > 0 {
+			n = 1
+			for _, d := range a.Dims {
+				n *= d
+			}
+		}
+		if n != len(a.Elems) || (a.Lower != nil && len(a.Lower) != len(a.Dims)) {
+			return dst, fmt.Errorf("array of dimensions %v and lower bounds %v holds %d elements", a.Dims, a.Lower, len(a.Elems))
+		}
+		if union {
+			dst = append(dst, byte(branch<<1))
+		}
+		if len(a.Elems) > 0 {
+			dst = appendAvroLong(dst, int64(len(a.Elems)))
+			for i, e := range a.Elems {
+				if e == nil {
+					dst = append(dst, 0)
+					continue
+				}
+				var err error
+				if dst, err = appendAvroValue(dst, f.elem, e); err != nil {
+					return dst, fmt.Errorf("element %d: %w", i, err)
+				}
+			}
+		}
+		dst = append(dst, 0)
+		dst = appendAvroInts(dst, a.Dims)
+		return appendAvroInts(dst, a.Lower), nil
 	}
 	return dst, fmt.Errorf("no Avro encoding for plan step %d", f.op)
+}
+
+// appendAvroInts appends an Avro array of ints: one block and the end.
+func appendAvroInts(dst []byte, v []int) []byte {
+	if len(v) > 0 {
+		dst = appendAvroLong(dst, int64(len(v)))
+		for _, x := range v {
+			dst = appendAvroLong(dst, int64(x))
+		}
+	}
+	return append(dst, 0)
 }
 
 // avroInt64 reads a signed or unsigned integer value; uint64 values above

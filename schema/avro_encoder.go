@@ -75,7 +75,7 @@ func (e *AvroEncoder) Key(ctx context.Context, t *sluice.Table, row sluice.Row) 
 	}
 	dst := make([]byte, 5, 5+8*len(s.keyPlan))
 	binary.BigEndian.PutUint32(dst[1:], s.keyID)
-	if dst, err = appendAvroRow(dst, s.keyPlan, row); err != nil {
+	if dst, err = appendAvroRow(dst, s.keyPlan, row, nil); err != nil {
 		return nil, fmt.Errorf("render key of %s as Avro: %w", t.FullName(), err)
 	}
 	return dst, nil
@@ -120,19 +120,16 @@ func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([
 	}
 	dst = append(dst, 0, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(dst[len(dst)-4:], s.valueID)
+	before, after := ev.Before, ev.After
+	if ev.Op == sluice.OpTruncate {
+		before, after = nil, nil // a truncate names a table, not a row
+	}
 	var err error
-	for _, row := range [2]sluice.Row{ev.Before, ev.After} {
-		if row == nil {
-			dst = append(dst, 0)
-			continue
-		}
-		if len(row) != len(t.Columns) {
-			return dst, fmt.Errorf("render row of %s as Avro: %d values for %d columns", t.FullName(), len(row), len(t.Columns))
-		}
-		dst = append(dst, 2) // union branch 1: the row record
-		if dst, err = appendAvroRow(dst, s.rowPlan, row); err != nil {
-			return dst, fmt.Errorf("render row of %s as Avro: %w", t.FullName(), err)
-		}
+	if dst, err = appendAvroImage(dst, s, before, ev.BeforeUnavailable); err != nil {
+		return dst, err
+	}
+	if dst, err = appendAvroImage(dst, s, after, ev.AfterUnavailable); err != nil {
+		return dst, err
 	}
 	src := &ev.Source
 	dst = appendAvroString(dst, e.opts.Version)
@@ -141,6 +138,12 @@ func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([
 	dst = appendAvroLong(dst, int64(src.ServerID))
 	dst = appendAvroString(dst, src.Position.File)
 	dst = appendAvroLong(dst, int64(src.Position.Offset))
+	if src.Connector == "postgresql" {
+		dst = append(dst, 2)
+		dst = appendAvroLong(dst, int64(src.Position.LSN))
+	} else {
+		dst = append(dst, 0)
+	}
 	if src.GTID == "" {
 		dst = append(dst, 0)
 	} else {
@@ -161,6 +164,24 @@ func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([
 		now = e.opts.Now
 	}
 	return appendAvroLong(dst, now().UnixMilli()), nil
+}
+
+// appendAvroImage appends a before or after image: the null branch for a
+// nil row, else the row record.
+func appendAvroImage(dst []byte, s *avroShape, row sluice.Row, unavailable []int) ([]byte, error) {
+	if row == nil {
+		return append(dst, 0), nil
+	}
+	t := s.table
+	if len(row) != len(t.Columns) {
+		return dst, fmt.Errorf("render row of %s as Avro: %d values for %d columns", t.FullName(), len(row), len(t.Columns))
+	}
+	dst = append(dst, 2) // union branch 1: the row record
+	dst, err := appendAvroRow(dst, s.rowPlan, row, unavailable)
+	if err != nil {
+		return dst, fmt.Errorf("render row of %s as Avro: %w", t.FullName(), err)
+	}
+	return dst, nil
 }
 
 // shape returns t's compiled shape, building and registering it on first

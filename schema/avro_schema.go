@@ -72,6 +72,8 @@ const (
 	avroOpTime                              // long signed microseconds from a time string
 	avroOpDateTime                          // local-timestamp-micros or string fallback
 	avroOpTimestamp                         // timestamp-micros or string fallback
+	avroOpInterval                          // sluice.Interval record from sluice.Interval
+	avroOpArray                             // <field>_array record from sluice.Array
 )
 
 // avroField is one step of a compiled encoding plan: which row value to
@@ -83,6 +85,13 @@ type avroField struct {
 	fallback bool   // T is followed by a "string" branch for values T cannot hold
 	scale    int    // decimal scale
 	name     string // column name, for errors
+	// zero is the field's default when it is not nullable, and the value
+	// written for a NOT NULL column whose value the source did not send.
+	zero json.RawMessage
+	elem *avroField // the elements of an array
+	// alwaysNullable makes the field a union with null even for a NOT
+	// NULL column.
+	alwaysNullable bool
 }
 
 // avroShape is everything the encoder needs for one table shape.
@@ -128,16 +137,17 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 	fieldNames := avroFieldNames(names)
 
 	s := &avroShape{table: t, valueHint: 128}
+	rowDefined := map[string]bool{}
 	rowFields := make([]avroFieldJSON, len(t.Columns))
 	s.rowPlan = make([]avroField, len(t.Columns))
 	for i := range t.Columns {
 		col := &t.Columns[i]
-		f, typ, err := avroColumn(col, opts)
+		f, typ, err := avroColumn(col, opts, &avroNamed{ns: ns, field: fieldNames[i], defined: rowDefined})
 		if err != nil {
 			return nil, fmt.Errorf("build avro schema of %s: %w", t.FullName(), err)
 		}
 		f.col = i
-		f.nullable = col.Nullable
+		f.nullable = col.Nullable || f.alwaysNullable
 		s.rowPlan[i] = f
 		rowFields[i] = avroFieldSchema(fieldNames[i], col, f, typ, true)
 		s.valueHint += 2 * avroValueSizeHint(f.op)
@@ -153,11 +163,13 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 		keyFieldNames := avroFieldNames(keyNames)
 		keyFields := make([]avroFieldJSON, len(t.Key))
 		s.keyPlan = make([]avroField, len(t.Key))
+		keyDefined := map[string]bool{}
 		for n, i := range t.Key {
 			col := &t.Columns[i]
-			f, typ, _ := avroColumn(col, opts) // mapped above without error
+			// mapped above without error
+			f, typ, _ := avroColumn(col, opts, &avroNamed{ns: ns, field: keyFieldNames[n], defined: keyDefined})
 			f.col = i
-			f.nullable = col.Nullable
+			f.nullable = col.Nullable || f.alwaysNullable
 			s.keyPlan[n] = f
 			keyFields[n] = avroFieldSchema(keyFieldNames[n], col, f, typ, false)
 		}
@@ -219,6 +231,7 @@ var avroSourceRecord = avroRecordJSON{Type: "record", Name: "Source", Namespace:
 	{Name: "server_id", Type: "long"},
 	{Name: "file", Type: "string"},
 	{Name: "pos", Type: "long"},
+	{Name: "lsn", Type: []any{"null", "long"}, Default: jsonNull},
 	{Name: "gtid", Type: []any{"null", "string"}, Default: jsonNull},
 	{Name: "db", Type: "string"},
 	{Name: "table", Type: "string"},
@@ -238,6 +251,21 @@ func avroFieldSchema(name string, col *sluice.Column, f avroField, typ any, with
 	if f.op == avroOpTime {
 		fj.Unit = "microseconds"
 	}
+	fj.Type = avroUnion(f, typ)
+	if f.nullable {
+		fj.Default = jsonNull
+	} else if withDefault {
+		fj.Default = f.zero
+	}
+	return fj
+}
+
+// avroUnion is the type of field f whose value type is typ: typ itself,
+// or a union with "null" first (nullable) and "string" last (fallback).
+func avroUnion(f avroField, typ any) any {
+	if !f.nullable && !f.fallback {
+		return typ
+	}
 	var branches []any
 	if f.nullable {
 		branches = append(branches, "null")
@@ -246,41 +274,13 @@ func avroFieldSchema(name string, col *sluice.Column, f avroField, typ any, with
 	if f.fallback {
 		branches = append(branches, "string")
 	}
-	if len(branches) == 1 {
-		fj.Type = typ
-	} else {
-		fj.Type = branches
-	}
-	if withDefault || f.nullable {
-		if f.nullable {
-			fj.Default = jsonNull
-		} else {
-			fj.Default = avroZeroDefault(f.op)
-		}
-	}
-	return fj
-}
-
-// avroZeroDefault is the default of a non-null field: the zero of its
-// first (or only) type.
-func avroZeroDefault(op avroOp) json.RawMessage {
-	switch op {
-	case avroOpBool, avroOpBit1:
-		return json.RawMessage("false")
-	case avroOpString:
-		return json.RawMessage(`""`)
-	case avroOpBytes:
-		return json.RawMessage(`""`)
-	case avroOpDecimal, avroOpUnsignedDecimal:
-		return json.RawMessage(`"\u0000"`) // one zero byte: the unscaled value 0
-	}
-	return json.RawMessage("0")
+	return branches
 }
 
 // avroValueSizeHint estimates the encoded size of one value of op.
 func avroValueSizeHint(op avroOp) int {
 	switch op {
-	case avroOpString, avroOpBytes:
+	case avroOpString, avroOpBytes, avroOpArray:
 		return 24
 	case avroOpDecimal, avroOpUnsignedDecimal:
 		return 10
@@ -288,30 +288,61 @@ func avroValueSizeHint(op avroOp) int {
 	return 6
 }
 
-// avroColumn maps one column: its plan step (without col and nullable) and
-// its Avro type (without the null and string union branches).
-func avroColumn(col *sluice.Column, opts AvroOptions) (avroField, any, error) {
-	f := avroField{name: col.Name}
+// avroNamed tracks the named types (records) of one schema: Avro defines a
+// name once per schema and refers to it by name afterwards.
+type avroNamed struct {
+	ns      string          // the table's namespace
+	field   string          // the Avro field name of the column being mapped
+	defined map[string]bool // full names already defined in this schema
+}
+
+// define returns rec on the first use of its full name in the schema and
+// the full name (a reference) afterwards.
+func (n *avroNamed) define(rec avroRecordJSON) any {
+	full := rec.Namespace + "." + rec.Name
+	if n.defined[full] {
+		return full
+	}
+	n.defined[full] = true
+	return rec
+}
+
+// The defaults (zero values) of non-null fields, by type.
+var (
+	avroZeroNumber   = json.RawMessage("0")
+	avroZeroBool     = json.RawMessage("false")
+	avroZeroString   = json.RawMessage(`""`)
+	avroZeroDecimal  = json.RawMessage(`"\u0000"`) // one zero byte: the unscaled value 0
+	avroZeroUUID     = json.RawMessage(`"00000000-0000-0000-0000-000000000000"`)
+	avroZeroInterval = json.RawMessage(`{"months":0,"days":0,"microseconds":0}`)
+	avroZeroArray    = json.RawMessage(`{"elements":[],"dims":[],"lower":[]}`)
+)
+
+// avroColumn maps one column: its plan step (without col and nullable,
+// with its zero default) and its Avro type (without the null and string
+// union branches). Named types it needs are defined through named.
+func avroColumn(col *sluice.Column, opts AvroOptions, named *avroNamed) (avroField, any, error) {
+	f := avroField{name: col.Name, zero: avroZeroNumber}
 	switch col.Kind {
 	case sluice.KindInt:
 		base := strings.TrimSuffix(col.SourceType, " unsigned")
 		switch {
 		case base == "tinyint" || base == "smallint" || base == "mediumint" ||
-			base == "int2" || base == "int4" || base == "integer" || (base == "int" && !col.Unsigned):
+			base == "integer" || (base == "int" && !col.Unsigned):
 			f.op = avroOpInt
 			return f, "int", nil
-		case !col.Unsigned || base == "int":
+		case !col.Unsigned || base == "int" || base == "oid":
 			f.op = avroOpLong
 			return f, "long", nil
 		case opts.UnsignedBigint == UnsignedBigintLong:
 			f.op = avroOpLongWrap
 			return f, "long", nil
 		default:
-			f.op = avroOpUnsignedDecimal
+			f.op, f.zero = avroOpUnsignedDecimal, avroZeroDecimal
 			return f, avroDecimalType(20, 0), nil
 		}
 	case sluice.KindBool:
-		f.op = avroOpBool
+		f.op, f.zero = avroOpBool, avroZeroBool
 		return f, "boolean", nil
 	case sluice.KindFloat:
 		f.op = avroOpFloat
@@ -320,23 +351,40 @@ func avroColumn(col *sluice.Column, opts AvroOptions) (avroField, any, error) {
 		f.op = avroOpDouble
 		return f, "double", nil
 	case sluice.KindDecimal:
-		if col.Precision < 1 || col.Scale < 0 || col.Scale > col.Precision {
+		if col.Scale < 0 {
+			// PostgreSQL numeric without precision and scale: each value
+			// has its own scale, which Avro's decimal cannot carry.
+			f.op, f.zero = avroOpString, json.RawMessage(`"0"`)
+			return f, "string", nil
+		}
+		if col.Precision < 1 || col.Scale > col.Precision {
 			return f, nil, fmt.Errorf("no Avro mapping for %s column %q (%s): decimal precision %d and scale %d do not fit Avro's decimal; fix: give the column a precision and scale, or leave the table out", col.Kind, col.Name, col.SourceType, col.Precision, col.Scale)
 		}
-		f.op, f.scale = avroOpDecimal, col.Scale
+		f.op, f.scale, f.zero = avroOpDecimal, col.Scale, avroZeroDecimal
+		if strings.HasPrefix(col.SourceType, "numeric") {
+			// PostgreSQL numerics may be NaN or ±Infinity: their text goes
+			// to a string branch. The union always starts with null, NOT
+			// NULL columns included: goavro cannot give a union whose first
+			// branch is a decimal a default, and a default is what keeps
+			// an added column BACKWARD compatible.
+			f.fallback, f.alwaysNullable = true, true
+		}
 		return f, avroDecimalType(col.Precision, col.Scale), nil
-	case sluice.KindString, sluice.KindEnum, sluice.KindSet, sluice.KindJSON:
-		f.op = avroOpString
+	case sluice.KindString, sluice.KindEnum, sluice.KindSet, sluice.KindJSON, sluice.KindTimeTZ:
+		f.op, f.zero = avroOpString, avroZeroString
 		return f, "string", nil
+	case sluice.KindUUID:
+		f.op, f.zero = avroOpString, avroZeroUUID
+		return f, avroLogicalJSON{Type: "string", LogicalType: "uuid"}, nil
 	case sluice.KindBytes, sluice.KindGeometry:
-		f.op = avroOpBytes
+		f.op, f.zero = avroOpBytes, avroZeroString
 		return f, "bytes", nil
 	case sluice.KindBit:
 		if col.Length == 1 {
-			f.op = avroOpBit1
+			f.op, f.zero = avroOpBit1, avroZeroBool
 			return f, "boolean", nil
 		}
-		f.op = avroOpBytes
+		f.op, f.zero = avroOpBytes, avroZeroString
 		return f, "bytes", nil
 	case sluice.KindYear:
 		f.op = avroOpInt
@@ -353,6 +401,30 @@ func avroColumn(col *sluice.Column, opts AvroOptions) (avroField, any, error) {
 	case sluice.KindTimestamp:
 		f.op, f.fallback = avroOpTimestamp, true
 		return f, avroLogicalJSON{Type: "long", LogicalType: "timestamp-micros"}, nil
+	case sluice.KindInterval:
+		f.op, f.zero = avroOpInterval, avroZeroInterval
+		return f, named.define(avroRecordJSON{Type: "record", Name: "Interval", Namespace: "sluice", Fields: []avroFieldJSON{
+			{Name: "months", Type: "int"},
+			{Name: "days", Type: "int"},
+			{Name: "microseconds", Type: "long"},
+		}}), nil
+	case sluice.KindArray:
+		if col.Elem == nil || col.Elem.Kind == sluice.KindArray {
+			return f, nil, fmt.Errorf("no Avro mapping for %s column %q (%s): no element type or an array of arrays", col.Kind, col.Name, col.SourceType)
+		}
+		elemCol := *col.Elem
+		elem, elemTyp, err := avroColumn(&elemCol, opts, named)
+		if err != nil {
+			return f, nil, err
+		}
+		elem.nullable = true // PostgreSQL array elements may always be NULL
+		f.op, f.zero, f.elem = avroOpArray, avroZeroArray, &elem
+		ints := map[string]any{"type": "array", "items": "int"}
+		return f, named.define(avroRecordJSON{Type: "record", Name: named.field + "_array", Namespace: named.ns, Fields: []avroFieldJSON{
+			{Name: "elements", Type: map[string]any{"type": "array", "items": avroUnion(elem, elemTyp)}, SourceType: elemCol.SourceType},
+			{Name: "dims", Type: ints},
+			{Name: "lower", Type: ints},
+		}}), nil
 	}
 	return f, nil, fmt.Errorf("no Avro mapping for %s column %q (%s); fix: leave the table out or exclude the column until sluice maps it", col.Kind, col.Name, col.SourceType)
 }

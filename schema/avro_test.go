@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -110,9 +111,9 @@ func wantAvro(t testing.TB, col *sluice.Column, v any, opts AvroOptions) want {
 			n = new(big.Int).SetUint64(x)
 		}
 		switch {
-		case base == "tinyint" || base == "smallint" || base == "mediumint" || (base == "int" && !col.Unsigned):
+		case base == "tinyint" || base == "smallint" || base == "mediumint" || base == "integer" || (base == "int" && !col.Unsigned):
 			return want{br("int"), int32(n.Int64())}
-		case !col.Unsigned || base == "int":
+		case !col.Unsigned || base == "int" || base == "oid":
 			return want{br("long"), n.Int64()}
 		case opts.UnsignedBigint == "long":
 			return want{br("long"), int64(n.Uint64())}
@@ -127,13 +128,28 @@ func wantAvro(t testing.TB, col *sluice.Column, v any, opts AvroOptions) want {
 	case sluice.KindDouble:
 		return want{br("double"), v}
 	case sluice.KindDecimal:
+		numeric := strings.HasPrefix(col.SourceType, "numeric")
+		if col.Scale < 0 {
+			return want{br("string"), v}
+		}
+		if numeric && (v == "NaN" || v == "Infinity" || v == "-Infinity") {
+			return want{"string", v}
+		}
+		if numeric {
+			return want{"bytes.decimal", mustRat(t, v.(string))}
+		}
 		r, ok := new(big.Rat).SetString(v.(string))
 		if !ok {
 			t.Fatalf("test decimal %q", v)
 		}
 		return want{br("bytes.decimal"), r}
-	case sluice.KindString, sluice.KindEnum, sluice.KindSet, sluice.KindJSON:
+	case sluice.KindString, sluice.KindEnum, sluice.KindSet, sluice.KindJSON, sluice.KindTimeTZ:
 		return want{br("string"), v}
+	case sluice.KindUUID:
+		return want{br("*"), v}
+	case sluice.KindInterval:
+		iv := v.(sluice.Interval)
+		return want{br("sluice.Interval"), map[string]any{"months": iv.Months, "days": iv.Days, "microseconds": iv.Microseconds}}
 	case sluice.KindBytes, sluice.KindGeometry:
 		return want{br("bytes"), v}
 	case sluice.KindBit:
@@ -161,11 +177,10 @@ func wantAvro(t testing.TB, col *sluice.Column, v any, opts AvroOptions) want {
 		return want{br("long"), us}
 	case sluice.KindDate:
 		s := v.(string)
-		d, err := time.Parse("2006-01-02", s)
-		if err != nil || d.Format("2006-01-02") != s {
-			return want{"string", s}
+		if d, ok := parseTestDate(s); ok {
+			return want{tbr("int.date"), d}
 		}
-		return want{tbr("int.date"), d}
+		return want{"string", s}
 	case sluice.KindDateTime:
 		s := v.(string)
 		d, err := time.Parse("2006-01-02 15:04:05.999999", s)
@@ -183,6 +198,38 @@ func wantAvro(t testing.TB, col *sluice.Column, v any, opts AvroOptions) want {
 	}
 	t.Fatalf("no expectation for %s", col.Kind)
 	return want{}
+}
+
+func mustRat(t testing.TB, s string) *big.Rat {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		t.Fatalf("test decimal %q", s)
+	}
+	return r
+}
+
+// parseTestDate reads [-]Y…Y-MM-DD with time.Date, which handles any year;
+// ok is false when time.Date would normalise the date (no such day).
+func parseTestDate(s string) (time.Time, bool) {
+	neg := strings.HasPrefix(s, "-")
+	parts := strings.Split(strings.TrimPrefix(s, "-"), "-")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	y, err1 := strconv.Atoi(parts[0])
+	m, err2 := strconv.Atoi(parts[1])
+	d, err3 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return time.Time{}, false
+	}
+	if neg {
+		y = -y
+	}
+	tm := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if tm.Year() != y || int(tm.Month()) != m || tm.Day() != d {
+		return time.Time{}, false
+	}
+	return tm, true
 }
 
 // sameNative compares a goavro native with an expectation.
@@ -204,33 +251,67 @@ func sameNative(got, exp any) bool {
 		g, ok := got.(float64)
 		return ok && math.Float64bits(g) == math.Float64bits(e)
 	}
-	return got == exp
+	return reflect.DeepEqual(got, exp)
 }
 
 // checkRow compares a decoded row record with row, field by field.
 func checkRow(t testing.TB, tbl *sluice.Table, fieldNames []string, got map[string]any, row sluice.Row, opts AvroOptions) {
 	t.Helper()
 	for i := range tbl.Columns {
-		col := &tbl.Columns[i]
-		w := wantAvro(t, col, row[i], opts)
-		gb, gv := unwrap(got[fieldNames[i]])
-		if w.v == nil {
-			if got[fieldNames[i]] != nil {
-				t.Errorf("column %s: got %#v, want null", col.Name, got[fieldNames[i]])
+		checkAvroValue(t, "column "+tbl.Columns[i].Name, &tbl.Columns[i], got[fieldNames[i]], row[i], opts)
+	}
+}
+
+// checkAvroValue compares one decoded field (or array element) with the
+// value it was encoded from.
+func checkAvroValue(t testing.TB, label string, col *sluice.Column, got, v any, opts AvroOptions) {
+	t.Helper()
+	if v == nil {
+		if got != nil {
+			t.Errorf("%s: got %#v, want null", label, got)
+		}
+		return
+	}
+	if col.Kind == sluice.KindArray {
+		_, rec := unwrap(got)
+		m, ok := rec.(map[string]any)
+		a := v.(sluice.Array)
+		if !ok {
+			t.Errorf("%s: got %#v, want an array record", label, got)
+			return
+		}
+		ints := func(x []int) []any {
+			out := []any{}
+			for _, n := range x {
+				out = append(out, int32(n))
 			}
-			continue
+			return out
 		}
-		if gb != w.branch {
-			// goavro names local-timestamp-micros branches "long" (it does
-			// not know the logical type); accept that spelling.
-			if !(w.branch == "long.local-timestamp-micros" && gb == "long") {
-				t.Errorf("column %s value %#v: branch %q, want %q", col.Name, row[i], gb, w.branch)
-				continue
-			}
+		if !reflect.DeepEqual(m["dims"], ints(a.Dims)) || !reflect.DeepEqual(m["lower"], ints(a.Lower)) {
+			t.Errorf("%s: dims %v lower %v, want %v %v", label, m["dims"], m["lower"], a.Dims, a.Lower)
 		}
-		if !sameNative(gv, w.v) {
-			t.Errorf("column %s value %#v: goavro decoded %#v (%T), want %#v", col.Name, row[i], gv, gv, w.v)
+		elems, _ := m["elements"].([]any)
+		if len(elems) != len(a.Elems) {
+			t.Errorf("%s: %d elements, want %d", label, len(elems), len(a.Elems))
+			return
 		}
+		for i := range elems {
+			checkAvroValue(t, fmt.Sprintf("%s[%d]", label, i), col.Elem, elems[i], a.Elems[i], opts)
+		}
+		return
+	}
+	w := wantAvro(t, col, v, opts)
+	gb, gv := unwrap(got)
+	if gb != w.branch && w.branch != "*" {
+		// goavro names local-timestamp-micros branches "long" (it does
+		// not know the logical type); accept that spelling.
+		if !(w.branch == "long.local-timestamp-micros" && gb == "long") {
+			t.Errorf("%s value %#v: branch %q, want %q", label, v, gb, w.branch)
+			return
+		}
+	}
+	if !sameNative(gv, w.v) {
+		t.Errorf("%s value %#v: goavro decoded %#v (%T), want %#v", label, v, gv, gv, w.v)
 	}
 }
 
