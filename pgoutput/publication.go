@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-cdc/sluice"
 )
 
 // TableName names one table: its schema (namespace) and its name.
@@ -215,4 +217,34 @@ func versionNum(s string) int {
 		return major*10000 + minor
 	}
 	return major*10000 + minor*100
+}
+
+// SelectedTables lists the tables of the database that sel captures:
+// ordinary and partitioned tables outside the system schemas, partitions
+// excluded (their changes are published under their root), sorted by
+// schema and name. It runs one catalog query and blocks until it is done.
+func SelectedTables(ctx context.Context, conn *pgx.Conn, sel *sluice.Selection) ([]TableName, error) {
+	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []TableName
+	for rows.Next() {
+		var t TableName
+		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		if sel == nil || sel.Match(t.Schema, t.Name) {
+			out = append(out, t)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return out, nil
 }

@@ -68,6 +68,8 @@ type Reader struct {
 	inTxn  bool
 	begin  beginMsg
 	last   uint64 // the latest position handed to Resumable
+	// streamed is set once this reader has streamed from the slot.
+	streamed bool
 }
 
 // New returns a Reader. It does not connect.
@@ -104,7 +106,9 @@ func New(cfg Config) *Reader {
 // with backoff from the last position handed to Resumable: changes after
 // it are handed to h again, none before it. A missing, invalidated or busy
 // slot, a missing publication and missing privileges stop Run with an
-// error that names the fix (see Retryable).
+// error that names the fix (see Retryable); a slot found busy when
+// reconnecting after a lost connection is retried, since the server may
+// still count the lost session as its holder for a moment.
 //
 // The handler may block (it is how Kafka slows the stream), but while it
 // does the reader sends no status updates: a handler blocked longer than
@@ -132,7 +136,10 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 		if err == nil {
 			return nil
 		}
-		if !Retryable(err) {
+		// Right after this reader lost its connection, the server may
+		// still count the old session as the slot's holder for a moment.
+		ownSession := errors.Is(err, ErrSlotActive) && r.streamed
+		if !Retryable(err) && !ownSession {
 			return err
 		}
 		if r.last != start {
@@ -184,6 +191,7 @@ func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 	if err != nil {
 		return classify(err, "pgoutput: start replication", r.cfg.Slot, r.cfg.Publication)
 	}
+	r.streamed = true
 	r.log.Info("streaming from replication slot", "slot", r.cfg.Slot, "publication", r.cfg.Publication,
 		"lsn", pglogrepl.LSN(from).String(), "proto_version", proto)
 
