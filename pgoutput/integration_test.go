@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"reflect"
 	"strings"
@@ -157,8 +155,6 @@ func start(t *testing.T, cfg Config, from sluice.Position, h sluice.Handler) *ru
 	t.Cleanup(cancel)
 	return r
 }
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // setup creates tables, the publication and the slot in a new database
 // and returns the reader's configuration and the slot's consistent point.

@@ -91,10 +91,12 @@ func show(ev *sluice.Event) string {
 	return s
 }
 
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 func testReader(sel *sluice.Selection, keys map[uint32][]string) (*Reader, *fakeShaper) {
 	sh := &fakeShaper{keys: keys}
 	r := New(Config{Name: "pg", Slot: "s", Publication: "p", Selection: sel,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: quiet()})
 	r.shape = sh
 	return r, sh
 }
