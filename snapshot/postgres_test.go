@@ -1,0 +1,146 @@
+package snapshot
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+func TestUnescapeCopy(t *testing.T) {
+	for in, want := range map[string]string{
+		``:                    ``,
+		`plain`:               `plain`,
+		`a\tb\nc\rd\\e`:       "a\tb\nc\rd\\e",
+		`\b\f\v`:              "\b\f\v",
+		`\101\1\0101`:         "A\x01\x081",
+		`\x41\x4a\xg\x4`:      "AJxg\x04",
+		`\\x00ff`:             `\x00ff`,
+		`\q\.`:                `q.`,
+		`é\t😀`:                "é\t😀",
+		`{"a\\"b",NULL}`:      `{"a\"b",NULL}`,
+		`trailing \\`:         `trailing \`,
+		`\377\400`:            "\xff\x00", // PostgreSQL keeps the low 8 bits
+		`mixed\x7Fend\x7fend`: "mixed\x7fend\x7fend",
+	} {
+		got, err := unescapeCopy(nil, []byte(in))
+		if err != nil || string(got) != want {
+			t.Errorf("unescapeCopy(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := unescapeCopy(nil, []byte(`abc\`)); err == nil {
+		t.Error("a lone trailing backslash: want an error")
+	}
+}
+
+func TestCopyRows(t *testing.T) {
+	cols := []sluice.Column{
+		{Name: "id", Kind: sluice.KindInt},
+		{Name: "note", Kind: sluice.KindString, SourceType: "text"},
+		{Name: "data", Kind: sluice.KindBytes, SourceType: "bytea"},
+	}
+	var got []sluice.Row
+	w := &copyRows{cols: cols, row: func(r sluice.Row) error { got = append(got, r); return nil }}
+	stream := "1\tone\t\\\\x01ff\n2\t\\N\t\\N\n3\ttab\\there\\nnewline\t\\\\x\n4\t\t\\\\x00\n"
+	// Feed the stream in every possible two-piece split, and byte by byte.
+	want := []sluice.Row{
+		{int64(1), "one", []byte{1, 0xff}},
+		{int64(2), nil, nil},
+		{int64(3), "tab\there\nnewline", []byte{}},
+		{int64(4), "", []byte{0}},
+	}
+	for cut := 0; cut <= len(stream); cut++ {
+		got = nil
+		buf := []byte(stream)
+		for _, part := range [][]byte{buf[:cut], buf[cut:]} {
+			p := append([]byte(nil), part...)
+			if n, err := w.Write(p); err != nil || n != len(p) {
+				t.Fatalf("cut %d: Write = %d, %v", cut, n, err)
+			}
+			for i := range p {
+				p[i] = '#' // rows must not alias what Write was given
+			}
+		}
+		if len(w.partial) != 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("cut %d: rows %#v (partial %q), want %#v", cut, got, w.partial, want)
+		}
+	}
+	got = nil
+	for i := 0; i < len(stream); i++ {
+		if _, err := w.Write([]byte{stream[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("byte by byte: rows %#v, want %#v", got, want)
+	}
+}
+
+func TestCopyRowsErrors(t *testing.T) {
+	cols := []sluice.Column{{Name: "id", Kind: sluice.KindInt}, {Name: "n", Kind: sluice.KindString}}
+	for line, want := range map[string]string{
+		"1\n":       "1 fields, want 2",
+		"1\ta\tb\n": "more than 2",
+		"x\ta\n":    `column "id"`,
+		"1\ta\\\n":  "lone backslash",
+	} {
+		w := &copyRows{cols: cols, row: func(sluice.Row) error { return nil }}
+		if _, err := w.Write([]byte(line)); err == nil || !strings.Contains(err.Error(), want) || w.err != err {
+			t.Errorf("%q: err = %v, want one containing %q", line, err, want)
+		}
+	}
+	stop := errors.New("handler stopped")
+	w := &copyRows{cols: cols, row: func(sluice.Row) error { return stop }}
+	if _, err := w.Write([]byte("1\ta\n")); !errors.Is(err, stop) {
+		t.Errorf("a handler error: got %v", err)
+	}
+}
+
+func TestCopyQuery(t *testing.T) {
+	full := &sluice.Table{Database: "sales", Name: `Or"ders`, Columns: []sluice.Column{{Name: "id"}, {Name: "Secret"}, {Name: "note x"}}}
+	sel := &sluice.Selection{Include: []string{"*.*"}, ExcludeColumns: []string{"sales.*.Secret"}}
+	proj, err := sel.Project(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := &PostgresShape{Ref: PostgresTableRef{Schema: "sales", Name: `Or"ders`}, Full: full, Proj: proj}
+	if got, want := sh.copyQuery(), `COPY (SELECT "id", "note x" FROM ONLY "sales"."Or""ders") TO STDOUT`; got != want {
+		t.Errorf("copyQuery = %s, want %s", got, want)
+	}
+	sh.Ref.Partitioned = true
+	if got := sh.copyQuery(); !strings.Contains(got, ` FROM "sales"."Or""ders"`) {
+		t.Errorf("partitioned: copyQuery = %s, want no ONLY", got)
+	}
+}
+
+func TestPostgresConnConfig(t *testing.T) {
+	t.Setenv("PGPASSWORD", "from-env")
+	t.Setenv("PGSSLMODE", "require")
+	t.Setenv("PGHOST", "env-host")
+	cc, err := postgresConnConfig(PostgresConfig{Host: "127.0.0.1", Port: 5433, User: "u", Password: "p", Database: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.Host != "127.0.0.1" || cc.Port != 5433 || cc.User != "u" || cc.Password != "p" || cc.Database != "d" || cc.TLSConfig != nil || cc.Fallbacks != nil {
+		t.Errorf("config = %+v", cc.Config)
+	}
+	for k, v := range map[string]string{"DateStyle": "ISO, YMD", "TimeZone": "UTC", "IntervalStyle": "iso_8601", "application_name": "sluice"} {
+		if cc.RuntimeParams[k] != v {
+			t.Errorf("runtime param %s = %q, want %q", k, cc.RuntimeParams[k], v)
+		}
+	}
+	if _, err := postgresConnConfig(PostgresConfig{Host: "h", Port: 0}); err == nil {
+		t.Error("port 0: want an error")
+	}
+}
+
+func TestPglsn(t *testing.T) {
+	if got := pglsn(0x16_B374D848); got != "16/B374D848" {
+		t.Errorf("pglsn = %s", got)
+	}
+	if got := pglsn(0); got != "0/0" {
+		t.Errorf("pglsn(0) = %s", got)
+	}
+}
