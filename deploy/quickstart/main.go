@@ -3,7 +3,7 @@
 //
 //	go run ./deploy/quickstart                 demo, then keep printing until Ctrl-C
 //	go run ./deploy/quickstart -once           demo, then stop and exit (non-zero if it fails)
-//	go run ./deploy/quickstart -install-only   install MariaDB and Kafka into the cache, then exit
+//	go run ./deploy/quickstart -install-only   install MariaDB, Kafka and the schema registry into the cache, then exit
 //
 // # What it does
 //
@@ -69,7 +69,7 @@ const (
 )
 
 func main() {
-	installOnly := flag.Bool("install-only", false, "install MariaDB and Kafka (into the cache) if missing, then exit")
+	installOnly := flag.Bool("install-only", false, "install MariaDB, Kafka and the schema registry (into the cache) if missing, then exit")
 	once := flag.Bool("once", false, "exit after the live changes' records have been printed; exit 1 if they do not arrive within "+demoTimeout.String())
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./deploy/quickstart [-once | -install-only]\n\n"+
@@ -100,8 +100,8 @@ func say(format string, args ...any) {
 	fmt.Printf("==> "+format+"\n", args...)
 }
 
-// install installs MariaDB and Kafka unless they are there already. It
-// blocks for the downloads.
+// install installs MariaDB, Kafka and the schema registry unless they are
+// there already. It blocks for the downloads and the registry's build.
 func install(ctx context.Context) error {
 	say("Installing MariaDB (Debian packages) unless present")
 	if err := local.InstallMariaDB(ctx); err != nil {
@@ -112,7 +112,11 @@ func install(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	say("Ready: MariaDB installed, Kafka in %s", libs)
+	say("Installing the schema registry (Apicurio Registry, built with Maven, cached) unless present")
+	if err := local.InstallRegistry(ctx); err != nil {
+		return err
+	}
+	say("Ready: MariaDB installed, Kafka in %s, schema registry installed", libs)
 	return nil
 }
 
