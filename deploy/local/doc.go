@@ -1,6 +1,6 @@
 // Package local installs and runs real MariaDB, PostgreSQL and Apache Kafka
-// servers as throwaway processes on the loopback interface, for the
-// integration tests and for `make quickstart`.
+// servers, and a schema registry, as throwaway processes on the loopback
+// interface, for the integration tests and for `make quickstart`.
 //
 // # Where it sits
 //
@@ -23,20 +23,20 @@
 //
 // # Installing
 //
-// [StartMariaDB], [StartPostgres] and [StartKafka] install what is missing
-// first; [InstallMariaDB], [InstallPostgres] and [InstallKafka] do only that,
-// for a warm-up step. MariaDB and PostgreSQL come from Debian's packages
-// (apt-get, as root or through passwordless sudo); PostgreSQL's newest
-// installed major version (/usr/lib/postgresql/VERSION/bin) is used, and while
-// the harness installs the package a postgresql-common drop-in keeps it from
-// creating and starting the system-wide main cluster. Kafka 4.1.1 comes from
-// Maven Central: Maven copies the broker's jars, described by the embedded
-// pom.xml, into a cache outside the repository: $SLUICE_CACHE if set, else
-// $XDG_CACHE_HOME/sluice, else ~/.cache/sluice. Java and Maven themselves come
-// from Debian's packages when missing. A download is written to a temporary
-// directory and renamed into place, so an interrupted one is never taken for a
-// complete one, and a lock file serialises concurrent installers (two test
-// processes).
+// [StartMariaDB], [StartPostgres], [StartKafka] and [StartRegistry] install
+// what is missing first; [InstallMariaDB], [InstallPostgres], [InstallKafka]
+// and [InstallRegistry] do only that, for a warm-up step (`make deps`).
+// MariaDB and PostgreSQL come from Debian's packages (apt-get, as root or
+// through passwordless sudo); PostgreSQL's newest installed major version
+// (/usr/lib/postgresql/VERSION/bin) is used, and while the harness installs
+// the package a postgresql-common drop-in keeps it from creating and starting
+// the system-wide main cluster. Kafka 4.1.1 comes from Maven Central: Maven
+// copies the broker's jars, described by the embedded pom.xml, into a cache
+// outside the repository: $SLUICE_CACHE if set, else $XDG_CACHE_HOME/sluice,
+// else ~/.cache/sluice. Java and Maven themselves come from Debian's packages
+// when missing. A download is written to a temporary directory and renamed
+// into place, so an interrupted one is never taken for a complete one, and a
+// lock file serialises concurrent installers (two test processes).
 //
 // # Servers
 //
@@ -44,10 +44,11 @@
 // listens on 127.0.0.1 only, on a free port unless the caller fixes one, and
 // writes its logs there. A start waits until the server answers a real client
 // (go-mysql for MariaDB; pgx for PostgreSQL; franz-go metadata plus a
-// validate-only topic creation for Kafka) and fails with the tail of the
-// server's logs when it does not. A directory that already holds an initialised
-// data directory is reused, so a second start with [MariaDBOptions.Keep],
-// [PostgresOptions.Keep] or [KafkaOptions.Keep] continues where the first
+// validate-only topic creation for Kafka; a franz-go sr.Client listing the
+// subjects for the registry) and fails with the tail of the server's logs when
+// it does not. A directory that already holds an initialised data directory is
+// reused, so a second start with [MariaDBOptions.Keep], [PostgresOptions.Keep],
+// [KafkaOptions.Keep] or [RegistryOptions.Keep] continues where the first
 // stopped.
 //
 // MariaDB runs with binlog_format=ROW, binlog_row_image=FULL,
@@ -70,6 +71,37 @@
 // Kafka runs one node that is both broker and controller, with replication
 // factors of 1, auto.create.topics.enable=false and a log cleaner that wakes
 // every second; clients use [Kafka.Bootstrap].
+//
+// # Schema registry
+//
+// [StartRegistry] runs Apicurio Registry 2.4.2.Final, a schema registry
+// that answers Confluent's REST API at [Registry.URL]
+// (http://127.0.0.1:PORT/apis/ccompat/v7, the form sr.URLs takes):
+// register a version, fetch a schema by id or a subject's versions, check
+// compatibility, read and set the global and per-subject compatibility
+// level. It enforces that level for real: a version that breaks it is
+// refused with HTTP 409.
+//
+//	reg, err := local.StartRegistry(ctx, local.RegistryOptions{Dir: t.TempDir()})
+//	...
+//	defer reg.Stop()
+//	cl, err := reg.Client() // a franz-go *sr.Client for reg.URL()
+//
+// Maven Central carries the registry only as a library, so [InstallRegistry]
+// runs Quarkus's build over it with Maven (the embedded registry-pom.xml
+// says how) and caches the result next to Kafka's jars; a first install
+// downloads about 300 MB into ~/.m2 and then takes about 130 MB in the
+// cache. The registry runs on the same Java as Kafka.
+//
+// Schemas live in an H2 database file under the registry's directory, each
+// registration written before it is answered: [Registry.Kill] followed by
+// [Registry.Restart] (an outage: clients get connection refused meanwhile)
+// keeps every schema, id and compatibility level, and a directory started
+// again with [RegistryOptions.Keep] continues where it stopped. A new
+// database starts with the global level BACKWARD, Confluent's default, or
+// what [RegistryOptions.Compatibility] names. Where the registry differs
+// from Confluent's, [StartRegistry] says how; it does not check
+// credentials.
 //
 // Restart (graceful) and Kill (SIGKILL, as in a crash) let tests exercise
 // recovery on every server; Restart after Kill is a crash recovery.
