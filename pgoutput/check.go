@@ -45,6 +45,14 @@ func Check(ctx context.Context, conn *pgx.Conn, cc CheckConfig) (sluice.Problems
 	if err != nil {
 		return nil, fmt.Errorf("read replication settings: %w", err)
 	}
+	if v := serverVersion(conn); v > 0 && v < 100000 {
+		add(false, "the server runs PostgreSQL %s; logical replication with pgoutput needs PostgreSQL 10 or newer (14 or newer recommended): upgrade the server",
+			conn.PgConn().ParameterStatus("server_version"))
+	}
+	var keep string
+	if conn.QueryRow(ctx, "SELECT setting FROM pg_catalog.pg_settings WHERE name = 'max_slot_wal_keep_size'").Scan(&keep) == nil && keep == "-1" {
+		add(true, "max_slot_wal_keep_size is unlimited: while sluice is stopped or stalled its slot keeps all WAL and can fill the server's disk; set a limit (a slot past it is invalidated and sluice then stops and asks for a new snapshot) and monitor pg_replication_slots")
+	}
 	if walLevel != "logical" {
 		add(false, "wal_level is %s, sluice needs logical: ALTER SYSTEM SET wal_level = logical (rds.logical_replication = 1 on RDS, cloudsql.logical_decoding = on on Cloud SQL) and restart the server", walLevel)
 	}

@@ -10,7 +10,9 @@
 //	                                          │
 //	                Reader.Run(from = Slot.Consistent or the checkpoint) ─► sluice.Handler
 //
-// The publication says which tables the server decodes; the slot keeps
+// SelectedTables lists the tables a selection captures, for
+// EnsurePublication and Check. The publication says which tables the
+// server decodes; the slot keeps
 // the server's WAL until sluice confirms it and exported the snapshot the
 // snapshot package reads; the Reader streams every change committed after
 // the slot's consistent point. Check verifies the server settings and
@@ -36,7 +38,9 @@
 //     shape the latest Relation message gave its table, also after ALTER
 //     TABLE. The key is the table's primary key from the catalog (or the
 //     configured tables.keys), never the Relation message's identity
-//     flags, which mark every column under REPLICA IDENTITY FULL.
+//     flags, which mark every column under REPLICA IDENTITY FULL. The
+//     catalog is read when the Relation message arrives, so a primary key
+//     changed since the change was written is seen as it is then.
 //   - Bounded memory (promise 8): sluice does not ask for streaming of
 //     in-progress transactions, so the server decodes a transaction after
 //     its commit and spills large ones to its own disk
@@ -54,7 +58,7 @@
 // Inserts, updates and deletes become events of ops c, u and d; a TRUNCATE
 // becomes one event of op t (sluice.OpTruncate) per truncated selected
 // table. Source.Connector is "postgresql", Source.Position.LSN the WAL
-// position of the change's own record (unique per change, increasing
+// position of the change's own record (unique per row change, increasing
 // within a transaction), Source.CommitTime the transaction's commit time.
 // Resumable positions are commit end LSNs and keepalive WAL positions.
 //

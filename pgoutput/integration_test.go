@@ -54,6 +54,29 @@ func database(t *testing.T) (*local.Postgres, string) {
 	return sharedPG, db
 }
 
+// dropSlot drops the test's slot once the server has let go of it.
+func dropSlot(t *testing.T, pg *local.Postgres, slot string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := pg.Conn(ctx, "")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close(context.Background())
+	for {
+		err := DropSlot(ctx, conn, slot)
+		if err == nil || errors.Is(err, ErrSlotMissing) {
+			return
+		}
+		if !errors.Is(err, ErrSlotActive) || ctx.Err() != nil {
+			t.Errorf("drop slot %s: %v", slot, err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func exec(t *testing.T, pg *local.Postgres, db string, stmts ...string) {
 	t.Helper()
 	if err := pg.Exec(t.Context(), db, stmts...); err != nil {
@@ -166,15 +189,16 @@ func setup(t *testing.T, tables []TableName, stmts ...string) (*local.Postgres, 
 	if _, err := EnsurePublication(t.Context(), conn, "sluice_pub", tables); err != nil {
 		t.Fatal(err)
 	}
-	slot, err := CreateSlot(t.Context(), pg.DSN(db), "sluice_slot")
+	// Slot names are server-wide: one per test.
+	slot, err := CreateSlot(t.Context(), pg.DSN(db), db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := slot.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { DropSlot(context.Background(), conn, "sluice_slot") })
-	cfg := Config{Name: "pg", DSN: pg.DSN(db), Slot: "sluice_slot", Publication: "sluice_pub",
+	t.Cleanup(func() { dropSlot(t, pg, db) })
+	cfg := Config{Name: "pg", DSN: pg.DSN(db), Slot: db, Publication: "sluice_pub",
 		Selection:      &sluice.Selection{Include: []string{"public.*"}},
 		StatusInterval: 200 * time.Millisecond, ReconnectBackoff: 100 * time.Millisecond, Logger: quiet()}
 	return pg, db, cfg, slot.Consistent
@@ -189,11 +213,11 @@ func TestIntegrationSlotSnapshot(t *testing.T) {
 	if _, err := EnsurePublication(t.Context(), conn, "p", []TableName{{"public", "t"}}); err != nil {
 		t.Fatal(err)
 	}
-	slot, err := CreateSlot(t.Context(), pg.DSN(db), "s1")
+	slot, err := CreateSlot(t.Context(), pg.DSN(db), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { DropSlot(context.Background(), conn, "s1") })
+	t.Cleanup(func() { dropSlot(t, pg, db) })
 	if slot.SnapshotName == "" || slot.Consistent.LSN == 0 {
 		t.Fatalf("slot %+v lacks snapshot or consistent point", slot)
 	}
@@ -219,16 +243,16 @@ func TestIntegrationSlotSnapshot(t *testing.T) {
 		t.Errorf("snapshot sees %d rows, want 2", n)
 	}
 
-	if _, err := CreateSlot(t.Context(), pg.DSN(db), "s1"); !errors.Is(err, ErrSlotExists) {
+	if _, err := CreateSlot(t.Context(), pg.DSN(db), db); !errors.Is(err, ErrSlotExists) {
 		t.Errorf("second CreateSlot: %v, want ErrSlotExists", err)
 	}
-	st, err := LookupSlot(t.Context(), conn, "s1")
-	if err != nil || !st.Exists || st.Plugin != "pgoutput" || st.Database != db || st.ResumeErr("s1", db) != nil {
+	st, err := LookupSlot(t.Context(), conn, db)
+	if err != nil || !st.Exists || st.Plugin != "pgoutput" || st.Database != db || st.ResumeErr(db, db) != nil {
 		t.Fatalf("slot state %+v, %v", st, err)
 	}
 
 	h := &safeRecorder{}
-	run := start(t, Config{Name: "pg", DSN: pg.DSN(db), Slot: "s1", Publication: "p", Logger: quiet()}, slot.Consistent, h)
+	run := start(t, Config{Name: "pg", DSN: pg.DSN(db), Slot: db, Publication: "p", Logger: quiet()}, slot.Consistent, h)
 	got := h.waitEvents(t, 1)
 	run.stop(t)
 	if len(got) != 1 || got[0] != "c public.t after=[3]" {
@@ -306,6 +330,23 @@ func TestIntegrationStream(t *testing.T) {
 	}
 	if n := len(h.events); n == len(want) && h.events[10].Table == h.events[0].Table {
 		t.Error("ADD COLUMN did not give a new table shape")
+	}
+}
+
+// Changes on a partition are reported under the partitioned table.
+func TestIntegrationPartitionRoot(t *testing.T) {
+	pg, db, cfg, from := setup(t, []TableName{{"public", "parted"}},
+		"CREATE TABLE parted (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)",
+		"CREATE TABLE parted_2026 PARTITION OF parted FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+		"CREATE TABLE parted_2027 PARTITION OF parted FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')")
+	h := &safeRecorder{}
+	run := start(t, cfg, from, h)
+	exec(t, pg, db, "INSERT INTO parted VALUES (1, '2026-05-01'), (2, '2027-05-01')", "DELETE FROM parted WHERE id = 2")
+	got := h.waitEvents(t, 3)
+	run.stop(t)
+	want := []string{"c public.parted after=[1 2026-05-01]", "c public.parted after=[2 2027-05-01]", "d public.parted before=[2 2027-05-01]"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events %q, want %q", got, want)
 	}
 }
 
@@ -503,7 +544,8 @@ func TestIntegrationCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps.Err() != nil || !hasProblem(ps, true, "REPLICA IDENTITY DEFAULT on public.d:") || hasProblem(ps, true, "public.f") {
+	if ps.Err() != nil || !hasProblem(ps, true, "REPLICA IDENTITY DEFAULT on public.d:") || hasProblem(ps, true, "public.f") ||
+		!hasProblem(ps, true, "max_slot_wal_keep_size is unlimited") {
 		t.Errorf("healthy setup: %+v", ps)
 	}
 	ps, err = Check(t.Context(), conn, CheckConfig{Slot: "s", Publication: "theirs",
