@@ -99,9 +99,10 @@
 // keeps every schema, id and compatibility level, and a directory started
 // again with [RegistryOptions.Keep] continues where it stopped. A new
 // database starts with the global level BACKWARD, Confluent's default, or
-// what [RegistryOptions.Compatibility] names. Where the registry differs
-// from Confluent's, [StartRegistry] says how; it does not check
-// credentials.
+// what [RegistryOptions.Compatibility] names. With [RegistryOptions.User]
+// and [RegistryOptions.Password], a proxy in this process demands them with
+// HTTP basic auth (401 otherwise) in front of the registry process. Where
+// the registry differs from Confluent's, [StartRegistry] says how.
 //
 // Restart (graceful) and Kill (SIGKILL, as in a crash) let tests exercise
 // recovery on every server; Restart after Kill is a crash recovery.

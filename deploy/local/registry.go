@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"errors"
@@ -61,16 +62,26 @@ type RegistryOptions struct {
 	// Keep leaves Dir in place on Stop. Without it Stop removes Dir, even
 	// one the caller named.
 	Keep bool
+	// User and Password, when set (both or neither), make the registry
+	// demand them with HTTP basic auth, as a Confluent registry
+	// configured for it does: a request without them or with others gets
+	// 401 and a WWW-Authenticate header. A proxy in this process checks
+	// them: it listens on Port and forwards to the registry process on a
+	// port of its own. [Registry.Client] sends them.
+	User, Password string
 }
 
 // Registry is a running Apicurio Registry started by [StartRegistry], a
 // schema registry that speaks Confluent's REST API at [Registry.URL]. Its
 // methods are safe for concurrent use.
 type Registry struct {
-	port  int
-	token string // the value of registryHeader in this registry's answers
-	dir   string
-	srv   *server
+	port           int    // the port clients use
+	backendPort    int    // the registry process's port; port unless auth is set
+	token          string // the value of registryHeader in this registry's answers
+	user, password string
+	dir            string
+	srv            *server
+	auth           *basicAuthProxy // nil without User and Password
 }
 
 // InstallRegistry makes sure Apicurio Registry 2.4.2.Final is in the cache,
@@ -99,7 +110,11 @@ func installRegistry(ctx context.Context) (home string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("install schema registry: %w", err)
 	}
-	home = filepath.Join(cache, "apicurio-registry-"+registryVersion)
+	// The name holds a digest of the pom, so that a changed pom installs
+	// anew instead of finding the registry an older one built.
+	sum := sha256.Sum256(registryPOM)
+	name := "apicurio-registry-" + registryVersion + "-" + hex.EncodeToString(sum[:6])
+	home = filepath.Join(cache, name)
 	if registryInstalled(home) {
 		return home, nil
 	}
@@ -120,13 +135,13 @@ func installRegistry(ctx context.Context) (home string, err error) {
 	}
 	// Under the lock nobody else writes: whatever is left is from an
 	// interrupted run.
-	stale, _ := filepath.Glob(filepath.Join(cache, ".apicurio-registry-"+registryVersion+".tmp-*"))
+	stale, _ := filepath.Glob(filepath.Join(cache, "."+name+".tmp-*"))
 	for _, p := range append(stale, home) {
 		if err := os.RemoveAll(p); err != nil {
 			return "", fmt.Errorf("install schema registry: remove incomplete installation: %w", err)
 		}
 	}
-	tmp, err := os.MkdirTemp(cache, ".apicurio-registry-"+registryVersion+".tmp-")
+	tmp, err := os.MkdirTemp(cache, "."+name+".tmp-")
 	if err != nil {
 		return "", fmt.Errorf("install schema registry: %w", err)
 	}
@@ -183,13 +198,17 @@ func registryInstalled(home string) bool {
 //
 // The registry answers Confluent's REST API (subjects, versions, schemas by
 // id, compatibility checks and config) and rejects a version that breaks
-// the subject's compatibility level with HTTP 409. Two differences from
-// Confluent's registry show through that API: the error_code in an error's
-// body is 0 rather than the HTTP status, and a subject's level NONE removes
-// the subject's own level instead of overriding the global one, so with a
-// global level set a subject cannot be relaxed below it (set the global
-// level to NONE instead, or start with [RegistryOptions.Compatibility]
-// sr.CompatNone). The registry does not check credentials.
+// the subject's compatibility level with HTTP 409. Differences from
+// Confluent's registry that show through that API: the error_code in an
+// error's body is 0 rather than the HTTP status; a subject's level NONE
+// removes the subject's own level instead of overriding the global one, so
+// with a global level set a subject cannot be relaxed below it (set the
+// global level to NONE instead, or start with
+// [RegistryOptions.Compatibility] sr.CompatNone); GET
+// /schemas/ids/{id}/subjects (sr.Client.SubjectsByID) answers 404, while
+// GET /schemas/ids/{id}/versions, which sr.Client.CreateSchema uses, works. Credentials are checked only with
+// [RegistryOptions.User] and [RegistryOptions.Password], by a proxy in this
+// process.
 //
 // ctx bounds installation (twenty minutes when it has no deadline) and then
 // start-up (two minutes when it has no deadline); the registry runs until
@@ -202,6 +221,9 @@ func StartRegistry(ctx context.Context, opt RegistryOptions) (*Registry, error) 
 	}
 	if level.String() == "" {
 		return nil, fmt.Errorf("start schema registry: unknown compatibility level %d (use one of the sr.Compat constants)", int(level))
+	}
+	if err := checkCredentials(opt.User, opt.Password); err != nil {
+		return nil, fmt.Errorf("start schema registry: %w", err)
 	}
 	home, err := installRegistry(ctx)
 	if err != nil {
@@ -218,7 +240,19 @@ func StartRegistry(ctx context.Context, opt RegistryOptions) (*Registry, error) 
 		return nil, fmt.Errorf("start schema registry: %w", err)
 	}
 	srv := &server{dir: dir, removeDir: !opt.Keep}
+	// With basic auth, the proxy's port is bound first and held, and the
+	// registry process gets a free port of its own.
+	var (
+		authListener net.Listener
+		r            *Registry
+	)
 	fail := func(err error) (*Registry, error) {
+		switch {
+		case r != nil && r.auth != nil:
+			r.auth.stop()
+		case authListener != nil:
+			_ = authListener.Close()
+		}
 		_ = srv.close()
 		return nil, fmt.Errorf("start schema registry: %w", err)
 	}
@@ -234,24 +268,40 @@ func StartRegistry(ctx context.Context, opt RegistryOptions) (*Registry, error) 
 	if err != nil {
 		return fail(err)
 	}
-	r := &Registry{dir: dir, srv: srv, token: token}
+	r = &Registry{dir: dir, srv: srv, token: token, user: opt.User, password: opt.Password}
 	srv.outLog = filepath.Join(dir, "registry.log")
 	srv.logs = []string{srv.outLog}
 	srv.probe = r.ready
-	for attempt := 1; ; attempt++ {
+	if opt.User != "" {
 		if opt.Port != 0 {
-			r.port = opt.Port
-			if err := checkPortFree(r.port); err != nil {
+			if err := checkPortFree(opt.Port); err != nil {
 				return fail(err)
 			}
-		} else {
+		}
+		authListener, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(opt.Port)))
+		if err != nil {
+			return fail(fmt.Errorf("listen for basic auth: %w", err))
+		}
+		r.port = authListener.Addr().(*net.TCPAddr).Port
+	}
+	for attempt := 1; ; attempt++ {
+		switch {
+		case opt.Port != 0 && opt.User == "":
+			r.backendPort = opt.Port
+			if err := checkPortFree(r.backendPort); err != nil {
+				return fail(err)
+			}
+		default:
 			ports, err := freePorts(1)
 			if err != nil {
 				return fail(err)
 			}
-			r.port = ports[0]
+			r.backendPort = ports[0]
 		}
-		srv.argv = registryArgv(java, home, data, r.port, token)
+		if opt.User == "" {
+			r.port = r.backendPort
+		}
+		srv.argv = registryArgv(java, home, data, r.backendPort, token)
 		err = srv.start(ctx)
 		if err == nil {
 			break
@@ -259,6 +309,9 @@ func StartRegistry(ctx context.Context, opt RegistryOptions) (*Registry, error) 
 		if attempt == 3 || !isAddrInUse(err) {
 			return fail(err)
 		}
+	}
+	if authListener != nil {
+		r.auth = newBasicAuthProxy(authListener, r.backendPort, opt.User, opt.Password)
 	}
 	if fresh && level != sr.CompatNone {
 		if err := r.setGlobalCompatibility(ctx, level); err != nil {
@@ -295,11 +348,12 @@ func randomToken() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// ready succeeds once this registry, and not another server on its port,
-// lists its subjects to a franz-go client.
+// ready succeeds once this registry process, and not another server on its
+// port, lists its subjects to a franz-go client.
 func (r *Registry) ready(ctx context.Context) error {
-	cl, err := sr.NewClient(sr.URLs(r.URL()), sr.HTTPClient(&http.Client{
-		Transport: tokenCheck{token: r.token, port: r.port, next: &http.Transport{DisableKeepAlives: true}},
+	backend := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(r.backendPort)) + registryAPI
+	cl, err := sr.NewClient(sr.URLs(backend), sr.HTTPClient(&http.Client{
+		Transport: tokenCheck{token: r.token, port: r.backendPort, next: &http.Transport{DisableKeepAlives: true}},
 	}))
 	if err != nil {
 		return err
@@ -352,10 +406,15 @@ func (r *Registry) URL() string {
 	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)) + registryAPI
 }
 
-// Client returns a franz-go schema-registry client for [Registry.URL]; opts
-// come after the URL and may add to it.
+// Client returns a franz-go schema-registry client for [Registry.URL], with
+// the registry's user and password when it has them; opts come after those
+// and may override them.
 func (r *Registry) Client(opts ...sr.ClientOpt) (*sr.Client, error) {
-	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(r.URL())}, opts...)...)
+	base := []sr.ClientOpt{sr.URLs(r.URL())}
+	if r.user != "" {
+		base = append(base, sr.BasicAuth(r.user, r.password))
+	}
+	cl, err := sr.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("schema registry client: %w", err)
 	}
@@ -365,6 +424,12 @@ func (r *Registry) Client(opts ...sr.ClientOpt) (*sr.Client, error) {
 // Dir returns the directory that holds the database and the log.
 func (r *Registry) Dir() string { return r.dir }
 
+// User returns the user basic auth demands, or "" without auth.
+func (r *Registry) User() string { return r.user }
+
+// Password returns the password basic auth demands, or "" without auth.
+func (r *Registry) Password() string { return r.password }
+
 // Restart stops the registry gracefully and starts it again on the same
 // port and database. It blocks until the registry is ready again or ctx is
 // done (two minutes when ctx has no deadline). After [Registry.Kill] it
@@ -373,8 +438,16 @@ func (r *Registry) Dir() string { return r.dir }
 func (r *Registry) Restart(ctx context.Context) error {
 	ctx, cancel := withStartTimeout(ctx)
 	defer cancel()
+	if r.auth != nil {
+		r.auth.stop()
+	}
 	if err := r.srv.restart(ctx); err != nil {
 		return fmt.Errorf("restart schema registry: %w", err)
+	}
+	if r.auth != nil {
+		if err := r.auth.restart(); err != nil {
+			return fmt.Errorf("restart schema registry: %w", err)
+		}
 	}
 	return nil
 }
@@ -382,12 +455,20 @@ func (r *Registry) Restart(ctx context.Context) error {
 // Kill sends SIGKILL to the registry, as in a crash or an outage, and
 // blocks until it has exited. Clients then get connection refused. It keeps
 // Dir; [Registry.Restart] or [Registry.Stop] may follow.
-func (r *Registry) Kill() { r.srv.kill() }
+func (r *Registry) Kill() {
+	if r.auth != nil {
+		r.auth.stop()
+	}
+	r.srv.kill()
+}
 
 // Stop shuts the registry down (SIGTERM; SIGKILL after 30 s) and blocks
 // until it has exited, then removes Dir unless [RegistryOptions.Keep] was
 // set. It is safe to call more than once.
 func (r *Registry) Stop() error {
+	if r.auth != nil {
+		r.auth.stop()
+	}
 	if err := r.srv.close(); err != nil {
 		return fmt.Errorf("stop schema registry: %w", err)
 	}

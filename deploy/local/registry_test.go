@@ -117,6 +117,15 @@ func TestRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameJSON(t, "schema by id", got.Schema, orderV1)
+	// The same schema under another subject keeps its id, as ids name
+	// schemas, not versions.
+	other, err := cl.CreateSchema(ctx, "shop.returns-value", sr.Schema{Schema: orderV1, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.ID != id1 || other.Version != 1 || other.Subject != "shop.returns-value" {
+		t.Fatalf("same schema under another subject: %+v, want id %d version 1", other, id1)
+	}
 
 	// BACKWARD: a new field without a default is refused, by the check
 	// endpoint and by registration; with a default it is accepted.
@@ -288,5 +297,60 @@ func TestRegistryFailedStart(t *testing.T) {
 	t.Logf("failed start: %.300s", err)
 	if ps := processesUsing(t, dir); len(ps) > 0 {
 		t.Errorf("processes left after a failed start: %v", ps)
+	}
+}
+
+// TestRegistryBasicAuth requires credentials on every request, through an
+// outage too.
+func TestRegistryBasicAuth(t *testing.T) {
+	ctx := t.Context()
+	reg, err := StartRegistry(ctx, RegistryOptions{User: "sluice", Password: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Stop() })
+	if reg.User() != "sluice" || reg.Password() != "s3cret" {
+		t.Fatalf("credentials %q %q", reg.User(), reg.Password())
+	}
+	cl, err := reg.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := register(t, cl, "auth-value", orderV1)
+	// A new registry with auth still gets its global level.
+	if got := globalLevel(t, cl); got != sr.CompatBackward {
+		t.Fatalf("global compatibility: %v, want BACKWARD", got)
+	}
+	for _, opts := range [][]sr.ClientOpt{nil, {sr.BasicAuth("sluice", "wrong")}} {
+		bare, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(reg.URL())}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = bare.SchemaByID(ctx, id)
+		var re *sr.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("schema by id with credentials %v: %v, want HTTP 401", opts, err)
+		}
+	}
+	reg.Kill()
+	_, err = cl.SchemaByID(ctx, id)
+	var re *sr.ResponseError
+	if err == nil || errors.As(err, &re) {
+		t.Fatalf("schema by id while the registry was killed: %v, want a connection error", err)
+	}
+	if err := reg.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.SchemaByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "schema by id after the restart", got.Schema, orderV1)
+	dir := reg.Dir()
+	if err := reg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if ps := processesUsing(t, dir); len(ps) > 0 {
+		t.Errorf("processes left after Stop: %v", ps)
 	}
 }
