@@ -232,3 +232,54 @@ func TestStreamFeedbackAndReconnect(t *testing.T) {
 		t.Errorf("resumable %x, want %x", h.resumable, want)
 	}
 }
+
+// blockingHandler blocks in Change until release is closed.
+type blockingHandler struct {
+	recorder
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *blockingHandler) Change(ctx context.Context, ev *sluice.Event) error {
+	close(h.entered)
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return h.recorder.Change(ctx, ev)
+}
+
+// Status updates go on while the handler blocks (Kafka applying back
+// pressure), so the server's wal_sender_timeout does not end the session;
+// a cancelled context ends Run even then.
+func TestStatusWhileHandlerBlocks(t *testing.T) {
+	f := newFakeWalsender(t)
+	h := &blockingHandler{entered: make(chan struct{}), release: make(chan struct{})}
+	r := New(Config{Name: "pg", DSN: f.dsn(), Slot: "s", Publication: "p", StatusInterval: 20 * time.Millisecond, Logger: quiet(),
+		Acked: func() (sluice.Position, bool) { return sluice.Position{LSN: 0x1500}, true }})
+	r.newShaper = func(context.Context) (shaper, func(), error) {
+		return &fakeShaper{keys: map[uint32][]string{10: {"id"}}}, func() {}, nil
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, sluice.Position{LSN: 0x1000}, h) }()
+	f.accept()
+	<-f.startup
+	<-f.query
+	f.send(xlog(0x1800, beginWire(0x1f00, commitAt, 9)), xlog(0x1800, ordersRel('d', "id")),
+		xlog(0x1900, msg('I').u32(10).u8('N').tuple(text("1"), null(), null())))
+	<-h.entered
+	for range 3 {
+		f.expectStatus(0x1500)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancellation while the handler blocked")
+	}
+}

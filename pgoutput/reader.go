@@ -38,7 +38,9 @@ type Config struct {
 	// (the sink producer's Acked). Only that position is reported to the
 	// server as written, flushed and applied, so the slot's
 	// confirmed_flush_lsn never passes an unacknowledged record. Without
-	// it the slot stays where Run started.
+	// it the slot stays where Run started. It is called from a goroutine
+	// of the reader's own, concurrently with the handler, and must not
+	// block.
 	Acked func() (sluice.Position, bool)
 	// StatusInterval is how often the reader reports its position to the
 	// server. Keep it well under the server's wal_sender_timeout
@@ -96,7 +98,7 @@ func New(cfg Config) *Reader {
 
 // Run streams changes from position from (the slot's consistent point
 // after a snapshot, or a stored checkpoint) until ctx is cancelled or a
-// fatal error occurs. It blocks; it calls h from its own goroutine only,
+// fatal error occurs. It blocks; it calls h from the calling goroutine only,
 // after each commit with the commit's end LSN, and while no transaction is
 // open with the server's WAL position from its keepalives. A cancelled ctx
 // returns nil.
@@ -110,10 +112,9 @@ func New(cfg Config) *Reader {
 // reconnecting after a lost connection is retried, since the server may
 // still count the lost session as its holder for a moment.
 //
-// The handler may block (it is how Kafka slows the stream), but while it
-// does the reader sends no status updates: a handler blocked longer than
-// the server's wal_sender_timeout makes the server drop the connection,
-// which Run then re-establishes.
+// The handler may block (it is how Kafka slows the stream): status updates
+// go on from a goroutine Run starts and stops with each connection, so the
+// server does not drop the connection meanwhile (wal_sender_timeout).
 func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler) error {
 	if from.LSN == 0 {
 		return errors.New("pgoutput: no start position: the slot's consistent point or a stored checkpoint must supply one")
@@ -195,23 +196,16 @@ func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 	r.log.Info("streaming from replication slot", "slot", r.cfg.Slot, "publication", r.cfg.Publication,
 		"lsn", pglogrepl.LSN(from).String(), "proto_version", proto)
 
-	nextStatus := time.Now().Add(r.cfg.StatusInterval)
+	fb := r.startFeedback(ctx, conn, from)
+	defer fb.close()
 	for {
-		if !time.Now().Before(nextStatus) {
-			if err := r.sendStatus(ctx, conn, from); err != nil {
-				return err
-			}
-			nextStatus = time.Now().Add(r.cfg.StatusInterval)
-		}
-		rctx, cancel := context.WithDeadline(ctx, nextStatus)
-		msg, err := conn.ReceiveMessage(rctx)
-		cancel()
+		msg, err := conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if pgconn.Timeout(err) {
-				continue
+			if ferr := fb.failure(); ferr != nil {
+				return ferr
 			}
 			return classify(err, "pgoutput: receive", r.cfg.Slot, r.cfg.Publication)
 		}
@@ -230,10 +224,9 @@ func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 					return err
 				}
 				if ka.ReplyRequested {
-					if err := r.sendStatus(ctx, conn, from); err != nil {
+					if err := fb.send(); err != nil {
 						return err
 					}
-					nextStatus = time.Now().Add(r.cfg.StatusInterval)
 				}
 			case pglogrepl.XLogDataByteID:
 				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
@@ -265,27 +258,6 @@ func (r *Reader) keepalive(ctx context.Context, walEnd uint64, h sluice.Handler)
 	}
 	r.last = walEnd
 	return h.Resumable(ctx, sluice.Position{LSN: walEnd})
-}
-
-// sendStatus reports the acknowledged position as written, flushed and
-// applied; from (where this connection started, already confirmed) when
-// nothing newer is acknowledged.
-func (r *Reader) sendStatus(ctx context.Context, conn *pgconn.PgConn, from uint64) error {
-	lsn := from
-	if r.cfg.Acked != nil {
-		if pos, ok := r.cfg.Acked(); ok && pos.LSN > lsn {
-			lsn = pos.LSN
-		}
-	}
-	err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
-		WALWritePosition: pglogrepl.LSN(lsn),
-		WALFlushPosition: pglogrepl.LSN(lsn),
-		WALApplyPosition: pglogrepl.LSN(lsn),
-	})
-	if err != nil {
-		return classify(err, "pgoutput: send status update", r.cfg.Slot, r.cfg.Publication)
-	}
-	return nil
 }
 
 // apply decodes one pgoutput message that started at WAL position at and
