@@ -68,6 +68,7 @@ func testMain(m *testing.M) int {
 	if aux != nil {
 		aux.Stop()
 	}
+	stopPostgres()
 	return code
 }
 
@@ -259,7 +260,10 @@ func (f *fixture) sluice(config string, args ...string) *proc {
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stdout = lockedWriter{p.mu, p.log}
 	p.cmd.Stderr = lockedWriter{p.mu, p.log}
-	pw := f.srv.Password()
+	var pw string
+	if f.srv != nil {
+		pw = f.srv.Password()
+	}
 	if f.password != "" {
 		pw = f.password
 	}
@@ -328,6 +332,7 @@ type record struct {
 	Value     []byte // nil for a tombstone
 	Partition int32
 	Offset    int64
+	headers   map[string]string
 }
 
 // envelope is the decoded JSON value.
@@ -394,7 +399,14 @@ func (f *fixture) read(topic string) []record {
 		fs.EachError(func(_ string, _ int32, err error) { f.t.Fatalf("read %s: %v", topic, err) })
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Offset < want[r.Partition] {
-				byPart[r.Partition] = append(byPart[r.Partition], record{Key: string(r.Key), Value: r.Value, Partition: r.Partition, Offset: r.Offset})
+				rec := record{Key: string(r.Key), Value: r.Value, Partition: r.Partition, Offset: r.Offset}
+				for _, h := range r.Headers {
+					if rec.headers == nil {
+						rec.headers = map[string]string{}
+					}
+					rec.headers[h.Key] = string(h.Value)
+				}
+				byPart[r.Partition] = append(byPart[r.Partition], rec)
 			}
 		})
 	}

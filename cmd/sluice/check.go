@@ -51,6 +51,9 @@ func check(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) er
 }
 
 func checkSource(ctx context.Context, cfg *Config) sluice.Problems {
+	if cfg.Source.Type == "postgresql" {
+		return checkPostgresSource(ctx, cfg)
+	}
 	sel := &sluice.Selection{Include: cfg.Tables.Include, Exclude: cfg.Tables.Exclude,
 		ExcludeColumns: cfg.Tables.ExcludeColumns, Keys: cfg.Tables.Keys}
 	scfg := snapshot.Config{Host: cfg.Source.Host, Port: cfg.Source.Port, User: cfg.Source.User,
@@ -92,6 +95,24 @@ func checkSource(ctx context.Context, cfg *Config) sluice.Problems {
 			problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf(
 				"table %s has no primary key: its records get a null key and its topic is not compacted; name key columns under tables.keys", full.FullName())})
 		}
+	}
+	return problems
+}
+
+func checkPostgresSource(ctx context.Context, cfg *Config) sluice.Problems {
+	conn, err := snapshot.ConnectPostgres(ctx, postgresSnapshotConfig(cfg, slog.Default()))
+	if err != nil {
+		return sluice.Problems{{Message: err.Error()}}
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	problems, tables, err := checkPostgres(ctx, cfg, conn)
+	if err != nil {
+		return append(problems, sluice.Problem{Message: err.Error()})
+	}
+	for _, t := range tables {
+		problems = append(problems, sluice.Problem{Warning: t.ReplicaIdentity != 'f' && t.ReplicaIdentity != 'n', Message: fmt.Sprintf(
+			"table %s.%s has REPLICA IDENTITY %s: before-images of updates and deletes are %s", t.Schema, t.Name,
+			identityName(t.ReplicaIdentity), identityMeaning(t.ReplicaIdentity))})
 	}
 	return problems
 }

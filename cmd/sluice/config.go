@@ -48,15 +48,21 @@ type Config struct {
 
 // SourceConfig says which database to read and how to connect to it.
 type SourceConfig struct {
-	Type           string        `yaml:"type" help:"source database kind: mysql (MySQL and MariaDB)"`
+	Type           string        `yaml:"type" help:"source database kind: mysql (MySQL and MariaDB) or postgresql"`
 	Host           string        `yaml:"host" default:"127.0.0.1" help:"database host name or address"`
-	Port           int           `yaml:"port" default:"3306" help:"database port"`
-	User           string        `yaml:"user" help:"database user with SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT privileges"`
+	Port           int           `yaml:"port" help:"database port; 0 means the type's usual port, 3306 for mysql and 5432 for postgresql"`
+	User           string        `yaml:"user" help:"database user; mysql: with SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT; postgresql: with REPLICATION and SELECT on the tables"`
 	Password       Secret        `yaml:"password" help:"database password; prefer password_file or the environment variable"`
 	PasswordFile   string        `yaml:"password_file" help:"file holding the database password, read at start-up; a trailing newline is dropped"`
 	ServerID       uint32        `yaml:"server_id" help:"server id of sluice's replica connection; 0 derives a stable id from name"`
 	Flavor         string        `yaml:"flavor" help:"server flavor: mysql or mariadb; empty detects it"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout" default:"10s" help:"time allowed to connect to the database"`
+	Database       string        `yaml:"database" help:"postgresql: the database to capture; tables.include patterns then name schema.table"`
+	SSLMode        string        `yaml:"sslmode" help:"postgresql: TLS to the server: disable, allow, prefer, require, verify-ca or verify-full; empty means prefer"`
+	SSLRootCert    string        `yaml:"sslrootcert" help:"postgresql: PEM file of the CA certificates that sign the server's certificate (verify-ca, verify-full)"`
+	Slot           string        `yaml:"slot" help:"postgresql: logical replication slot; empty derives sluice_<name>; kept across restarts, dropped only by sluice drop-slot"`
+	Publication    string        `yaml:"publication" help:"postgresql: publication; empty derives sluice_<name>; created over the selected tables when absent, else checked to cover them"`
+	StatusInterval time.Duration `yaml:"status_interval" help:"postgresql: how often the acknowledged position is reported to the server, which then frees WAL; 0 means 10s"`
 }
 
 // TablesConfig chooses the tables and columns to capture.
@@ -636,6 +642,28 @@ func (c *Config) resolve() error {
 	if c.Source.ServerID == 0 {
 		c.Source.ServerID = deriveServerID(c.Name)
 	}
+	if c.Source.Port == 0 {
+		switch c.Source.Type {
+		case "mysql":
+			c.Source.Port = 3306
+		case "postgresql":
+			c.Source.Port = 5432
+		}
+	}
+	if c.Source.Type == "postgresql" {
+		if c.Source.Slot == "" {
+			c.Source.Slot = derivePostgresName(c.Name)
+		}
+		if c.Source.Publication == "" {
+			c.Source.Publication = derivePostgresName(c.Name)
+		}
+		if c.Source.SSLMode == "" {
+			c.Source.SSLMode = "prefer"
+		}
+		if c.Source.StatusInterval == 0 {
+			c.Source.StatusInterval = 10 * time.Second
+		}
+	}
 	return c.SchemaRegistry.resolve()
 }
 
@@ -660,6 +688,23 @@ func (r *SchemaRegistryConfig) resolve() error {
 	return nil
 }
 
+// derivePostgresName derives the slot and publication name from the source
+// name: "sluice_" and the name with every character other than a lower-case
+// letter, digit or "_" replaced by "_" (slot names allow only those), cut
+// to PostgreSQL's 63-byte identifier limit.
+func derivePostgresName(name string) string {
+	b := []byte("sluice_" + strings.ToLower(name))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	return string(b)
+}
+
 // deriveServerID maps a source name to a replica server id in
 // [1000, 2^31): the same name always gets the same id, and ids below 1000,
 // which servers are usually given by hand, are left alone.
@@ -682,9 +727,29 @@ func (c *Config) Validate() error {
 
 	s := &c.Source
 	if s.Type == "" {
-		p.add("source.type", "required; set it to mysql (for MySQL and MariaDB)")
+		p.add("source.type", "required; set it to mysql (for MySQL and MariaDB) or postgresql")
 	} else {
-		p.oneOf("source.type", s.Type, "mysql")
+		p.oneOf("source.type", s.Type, "mysql", "postgresql")
+	}
+	if s.Type == "postgresql" {
+		if s.Database == "" {
+			p.add("source.database", "required for postgresql; name the database to capture, e.g. shop")
+		}
+		if s.Flavor != "" {
+			p.add("source.flavor", "applies to mysql only; remove it for postgresql")
+		}
+		p.oneOf("source.sslmode", s.SSLMode, "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+		if !isSlotName(s.Slot) {
+			p.add("source.slot", "%q is not a valid slot name; use lower-case letters, digits and \"_\", at most 63, e.g. sluice_shop", s.Slot)
+		}
+		if s.Publication == "" || len(s.Publication) > 63 {
+			p.add("source.publication", "%q is not a valid publication name; use at most 63 characters, e.g. sluice_shop", s.Publication)
+		}
+		if s.StatusInterval <= 0 {
+			p.add("source.status_interval", "must be positive, e.g. 10s")
+		}
+	} else if s.Database != "" || s.Slot != "" || s.Publication != "" {
+		p.add("source.database", "source.database, source.slot and source.publication apply to postgresql only; remove them for %s", s.Type)
 	}
 	if s.Host == "" {
 		p.add("source.host", "required; set the database host, e.g. 127.0.0.1")
@@ -859,6 +924,18 @@ func (p *problems) pattern(key, pat string, parts int, example string) {
 	if strings.Count(pat, ".") < parts-1 || strings.HasPrefix(pat, ".") || strings.HasSuffix(pat, ".") {
 		p.add(key, "%q is not of the form %s, e.g. %s", pat, form, example)
 	}
+}
+
+func isSlotName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func isTopicName(s string) bool {

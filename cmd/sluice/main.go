@@ -1,8 +1,9 @@
-// Command sluice captures row changes from MySQL/MariaDB and writes them to
-// Kafka.
+// Command sluice captures row changes from MySQL/MariaDB or PostgreSQL and
+// writes them to Kafka.
 //
 //	sluice run   --config sluice.yaml   snapshot, then stream, until stopped
 //	sluice check --config sluice.yaml   check every prerequisite, print the fixes
+//	sluice drop-slot --config sluice.yaml   PostgreSQL: drop the replication slot
 //	sluice version
 package main
 
@@ -46,7 +47,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "run", "check":
+	case "run", "check", "drop-slot":
 		cfg, err := LoadConfig("", rest, os.Environ())
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "usage: sluice %s [--config FILE] [--key=value …]\n\nSettings (flag, environment variable, default):\n", cmd)
@@ -57,8 +58,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		log := newLogger(cfg.Log, stderr)
-		if cmd == "check" {
+		switch cmd {
+		case "check":
 			return check(ctx, cfg, log, stdout)
+		case "drop-slot":
+			return dropSlot(ctx, cfg, stdout)
 		}
 		return run(ctx, cfg, log)
 	case "version", "--version", "-v":
@@ -77,9 +81,10 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: sluice <command> [flags]
 
 commands:
-  run      snapshot the selected tables, then stream their changes to Kafka
-  check    connect to the source and Kafka, check every prerequisite, print each problem with its fix
-  version  print the version
+  run        snapshot the selected tables, then stream their changes to Kafka
+  check      connect to the source and Kafka, check every prerequisite, print each problem with its fix
+  drop-slot  PostgreSQL: drop the replication slot (the next start then needs a new snapshot)
+  version    print the version
 
 Run "sluice run --help" for every setting.
 `)

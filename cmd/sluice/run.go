@@ -31,9 +31,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		defer stop()
 	}
-	scfg, bcfg, err := sourceConfigs(ctx, cfg, log)
-	if err != nil {
-		return err
+	var scfg snapshot.Config
+	var bcfg binlog.Config
+	if cfg.Source.Type == "mysql" {
+		var err error
+		if scfg, bcfg, err = sourceConfigs(ctx, cfg, log); err != nil {
+			return err
+		}
 	}
 	kcfg := sinkConfig(cfg)
 	client, err := sink.NewClient(ctx, kcfg)
@@ -71,7 +75,12 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		prodDone <- err
 	}()
 
-	srcErr := source(ctx, cfg, scfg, bcfg, cp, found, prod, pipe, log)
+	var srcErr error
+	if cfg.Source.Type == "postgresql" {
+		srcErr = postgresSource(ctx, cfg, cp, found, prod, pipe, log)
+	} else {
+		srcErr = source(ctx, cfg, scfg, bcfg, cp, found, prod, pipe, log)
+	}
 
 	// Stop: let Kafka acknowledge what was produced and write the final
 	// checkpoint, then stop the checkpoint loop.
