@@ -307,7 +307,7 @@ func StartRegistry(ctx context.Context, opt RegistryOptions) (*Registry, error) 
 			break
 		}
 		if attempt == 3 || !isAddrInUse(err) {
-			return fail(err)
+			return fail(fmt.Errorf("%w%s", err, registryLogCauses(srv.outLog)))
 		}
 	}
 	if authListener != nil {
@@ -337,6 +337,29 @@ func registryArgv(java, home, data string, port int, token string) []string {
 		`-Dquarkus.http.header."` + registryHeader + `".value=` + token,
 		"-jar", filepath.Join(home, registryRunner),
 	}
+}
+
+// registryLogCauses returns the last few error and "Caused by:" lines of the
+// registry's log, under a header, for an error message: a Java stack trace
+// puts the cause far above the log's last lines. It returns "" when there
+// are none.
+func registryLogCauses(path string) string {
+	var causes []string
+	for _, l := range tail(path, 2000) {
+		if strings.HasPrefix(l, "Caused by:") || strings.Contains(l, " ERROR ") {
+			if len(l) > 400 {
+				l = l[:400] + "..."
+			}
+			causes = append(causes, l)
+		}
+	}
+	if len(causes) == 0 {
+		return ""
+	}
+	if len(causes) > 4 {
+		causes = causes[len(causes)-4:]
+	}
+	return "\n--- errors in " + path + " ---\n" + strings.Join(causes, "\n")
 }
 
 // randomToken returns 16 random bytes in hex.

@@ -291,10 +291,13 @@ func TestRegistryFailedStart(t *testing.T) {
 		_ = reg.Stop()
 		t.Fatal("registry started on a broken database")
 	}
-	if !strings.Contains(err.Error(), "registry.log") {
+	if !strings.Contains(err.Error(), "last 20 lines of "+filepath.Join(dir, "registry.log")) {
 		t.Fatalf("error without the log's tail: %v", err)
 	}
-	t.Logf("failed start: %.300s", err)
+	if !strings.Contains(err.Error(), "--- errors in ") || !strings.Contains(err.Error(), "Caused by:") {
+		t.Fatalf("error without the log's error lines: %v", err)
+	}
+	t.Logf("failed start: %v", err)
 	if ps := processesUsing(t, dir); len(ps) > 0 {
 		t.Errorf("processes left after a failed start: %v", ps)
 	}
