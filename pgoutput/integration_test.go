@@ -583,6 +583,45 @@ func TestIntegrationCheck(t *testing.T) {
 	if _, err := EnsurePublication(t.Context(), plain, "p", []TableName{{"public", "d"}}); !errors.Is(err, ErrPermission) {
 		t.Errorf("EnsurePublication as a non-owner: %v", err)
 	}
+	if _, err := CreateSlot(t.Context(), pg.UserDSN("plain", "pw", db), "plain_slot"); !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "REPLICATION") {
+		t.Errorf("CreateSlot without REPLICATION: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	err = New(Config{DSN: pg.UserDSN("plain", "pw", db), Slot: "s", Publication: "theirs", Logger: quiet()}).Run(ctx, sluice.Position{LSN: 0x1000000}, &safeRecorder{})
+	if !errors.Is(err, ErrPermission) || Retryable(err) {
+		t.Errorf("Run without REPLICATION: %v, want ErrPermission at once", err)
+	}
+}
+
+// max_replication_slots exhausted before sluice's slot exists.
+func TestIntegrationSlotsExhausted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	pg, err := local.StartPostgres(ctx, local.PostgresOptions{Args: []string{"max_replication_slots=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	exec(t, pg, "", "CREATE TABLE t (id int PRIMARY KEY)", "SELECT pg_create_logical_replication_slot('other', 'pgoutput')")
+	conn, err := pg.Conn(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	cc := CheckConfig{Slot: "mine", Publication: "p", Tables: []TableName{{"public", "t"}}}
+	ps, err := Check(ctx, conn, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasProblem(ps, false, "all 1 replication slots are in use (max_replication_slots = 1)") {
+		t.Errorf("Check: %+v", ps)
+	}
+	// The check counts only for a slot still to be created.
+	cc.Slot = "other"
+	if ps, err := Check(ctx, conn, cc); err != nil || hasProblem(ps, false, "replication slots are in use") {
+		t.Errorf("Check with the existing slot: %+v %v", ps, err)
+	}
 }
 
 // wal_level=replica: Check names the setting, CreateSlot fails with it.
