@@ -687,3 +687,342 @@ func TestAvroFidelity(t *testing.T) {
 		t.Logf("value schema:\n%s", recs[0].value.schema.text)
 	}
 }
+
+// waitCount waits until topic holds n records.
+func (f *fixture) waitCount(topic string, n int64) {
+	f.t.Helper()
+	f.eventually(90*time.Second, fmt.Sprintf("%d records in %s", n, topic), func() (bool, string) {
+		got := f.count(topic)
+		return got == n, fmt.Sprintf("%d records", got)
+	})
+}
+
+// TestAvroKeysAcrossSchemaChange: promise 3 in Avro. A row's key bytes,
+// and the key schema id in them, are the same for the snapshot read, an
+// update before and after ALTER TABLE ... ADD COLUMN, across a restart,
+// for the delete and its tombstone, while the value schema changes.
+func TestAvroKeysAcrossSchemaChange(t *testing.T) {
+	f := newAvroFixture(t)
+	f.exec("CREATE TABLE k (id INT, sub VARCHAR(10), v INT, PRIMARY KEY (id, sub))", "INSERT INTO k VALUES (1, 'a', 1), (2, 'b', 2)")
+	topic := f.topic("k")
+	p := f.sluice(f.config(""))
+	f.waitCount(topic, 2)
+	f.exec("UPDATE k SET v = 10 WHERE id = 1",
+		"ALTER TABLE k ADD COLUMN extra VARCHAR(20) NOT NULL DEFAULT 'x'",
+		"UPDATE k SET v = 11, extra = 'y' WHERE id = 1")
+	f.waitCount(topic, 4)
+	p.stop()
+	p = f.sluice(f.config(""))
+	f.exec("UPDATE k SET v = 20 WHERE id = 2", "DELETE FROM k WHERE id = 1")
+	f.waitCount(topic, 7)
+	p.stop()
+
+	a := f.avroReader()
+	recs := f.readAvro(a, topic)
+	byKey := map[string][]avroRecord{}
+	var order []string
+	for _, r := range recs {
+		if _, ok := byKey[r.Key]; !ok {
+			order = append(order, r.Key)
+		}
+		byKey[r.Key] = append(byKey[r.Key], r)
+	}
+	if len(byKey) != 2 {
+		for _, r := range recs {
+			t.Logf("%s key % x (%v)", r.op(), r.Key, r.key.native)
+		}
+		t.Fatalf("%d distinct keys, want 2: a key changed its bytes", len(byKey))
+	}
+	one, two := byKey[order[0]], byKey[order[1]]
+	var ops1, ops2 []string
+	for _, r := range one {
+		ops1 = append(ops1, r.op())
+	}
+	for _, r := range two {
+		ops2 = append(ops2, r.op())
+	}
+	if strings.Join(ops1, " ") != "r u u d tombstone" || strings.Join(ops2, " ") != "r u" {
+		t.Fatalf("records of id 1: %v (want r u u d tombstone), of id 2: %v (want r u)", ops1, ops2)
+	}
+	keyIDs := map[int]bool{}
+	for _, r := range recs {
+		keyIDs[r.key.id] = true
+	}
+	if len(keyIDs) != 1 {
+		t.Errorf("keys use %d schema ids, want 1", len(keyIDs))
+	}
+	before, after := one[0].value.id, one[2].value.id
+	if one[1].value.id != before || after == before || one[3].value.id != after || two[0].value.id != before || two[1].value.id != after {
+		t.Errorf("value schema ids: id 1 %d %d %d %d, id 2 %d %d; want the update before the ALTER under the snapshot's schema and everything after it under a new one",
+			one[0].value.id, one[1].value.id, one[2].value.id, one[3].value.id, two[0].value.id, two[1].value.id)
+	}
+	if got := render(one[2].image()["extra"], "", 0); got != "y" {
+		t.Errorf("extra after the ALTER = %q, want y", got)
+	}
+	if n := len(registeredVersions(t, f.registry, topic+"-key")); n != 1 {
+		t.Errorf("key subject has %d versions, want 1", n)
+	}
+}
+
+// TestAvroSchemaChanges: while sluice streams, columns are added (NOT NULL
+// with and without a default, nullable), dropped, widened and renamed, a
+// table matching the include pattern is created and one is dropped. Every
+// change is encoded with the shape it was written with; each shape is one
+// new registered version, and each version is BACKWARD compatible with the
+// one before (checked by the test registry on registration, and here).
+func TestAvroSchemaChanges(t *testing.T) {
+	f := newAvroFixture(t)
+	f.exec("CREATE TABLE s (id INT PRIMARY KEY, a VARCHAR(10), gone INT, w SMALLINT, old_name INT)",
+		"INSERT INTO s (id, a, gone, w, old_name) VALUES (1, 'one', 11, 1, 100)")
+	topic := f.topic("s")
+	p := f.sluice(f.config(""))
+	f.waitCount(topic, 1)
+	steps := []struct {
+		ddl, insert string
+		has, lacks  []string
+	}{
+		{"ALTER TABLE s ADD COLUMN nn INT NOT NULL DEFAULT 7", "INSERT INTO s (id, a) VALUES (2, 'two')", []string{"nn", "gone"}, nil},
+		{"ALTER TABLE s ADD COLUMN nn0 INT NOT NULL", "INSERT INTO s (id, a) VALUES (3, 'three')", []string{"nn0"}, nil},
+		{"ALTER TABLE s ADD COLUMN nl VARCHAR(5)", "INSERT INTO s (id, nl) VALUES (4, 'four')", []string{"nl"}, nil},
+		{"ALTER TABLE s DROP COLUMN gone", "INSERT INTO s (id) VALUES (5)", nil, []string{"gone"}},
+		{"ALTER TABLE s MODIFY w INT", "INSERT INTO s (id, w) VALUES (6, 2147483647)", []string{"w"}, nil},
+		{"ALTER TABLE s MODIFY w BIGINT", "INSERT INTO s (id, w) VALUES (7, 9223372036854775807)", []string{"w"}, nil},
+		{"ALTER TABLE s RENAME COLUMN old_name TO new_name", "INSERT INTO s (id, new_name) VALUES (8, 8)", []string{"new_name"}, []string{"old_name"}},
+	}
+	for i, st := range steps {
+		// sql_mode '' lets inserts leave NOT NULL columns without a
+		// default to their implicit default.
+		f.exec("SET SESSION sql_mode = ''", st.ddl, st.insert)
+		f.waitCount(topic, int64(i+2))
+	}
+	// A new table matching tables.include, then a dropped one.
+	f.exec("CREATE TABLE s2 (id INT PRIMARY KEY, v INT)", "INSERT INTO s2 VALUES (1, 1)")
+	f.waitCount(f.topic("s2"), 1)
+	f.exec("DROP TABLE s2", "SET SESSION sql_mode = ''", "INSERT INTO s (id) VALUES (100)")
+	f.waitCount(topic, int64(len(steps)+2))
+	p.stop()
+
+	a := f.avroReader()
+	recs := f.readAvro(a, topic)
+	versions := registeredVersions(t, f.registry, topic+"-value")
+	if len(versions) != len(steps)+1 {
+		t.Errorf("%d registered versions of %s-value, want %d (the first shape and one per ALTER)", len(versions), topic, len(steps)+1)
+	}
+	for i := 1; i < len(versions); i++ {
+		if err := schema.AvroBackwardCompatible(versions[i], versions[i-1]); err != nil {
+			t.Errorf("version %d is not BACKWARD compatible with version %d (after %q): %v", i+1, i, steps[i-1].ddl, err)
+		}
+	}
+	seen := map[int]bool{}
+	for i, r := range recs[:len(steps)+1] {
+		if seen[r.value.id] {
+			t.Errorf("record %d reuses schema id %d of an earlier shape", i, r.value.id)
+		}
+		seen[r.value.id] = true
+		if i < len(versions) && r.value.schema.text != versions[i] {
+			t.Errorf("record %d is written with schema id %d, not with version %d of the subject", i, r.value.id, i+1)
+		}
+		if i == 0 {
+			continue
+		}
+		img := r.image()
+		for _, c := range steps[i-1].has {
+			if _, ok := img[c]; !ok {
+				t.Errorf("record after %q lacks column %s: %v", steps[i-1].ddl, c, img)
+			}
+		}
+		for _, c := range steps[i-1].lacks {
+			if _, ok := img[c]; ok {
+				t.Errorf("record after %q still has column %s", steps[i-1].ddl, c)
+			}
+		}
+	}
+	if got := render(recs[6].image()["w"], "", 0); got != "9223372036854775807" {
+		t.Errorf("widened w = %s", got)
+	}
+	if got := render(recs[2].image()["nn0"], "", 0); got != "0" {
+		t.Errorf("nn0 (NOT NULL without a default) = %s, want 0", got)
+	}
+	if last := recs[len(recs)-1]; render(last.key.native["id"], "", 0) != "100" || last.value.id != recs[len(steps)].value.id {
+		t.Errorf("the insert after DROP TABLE s2: key %v, schema %d", last.key.native, last.value.id)
+	}
+	if n := len(registeredVersions(t, f.registry, f.topic("s2")+"-value")); n != 1 {
+		t.Errorf("s2: %d registered versions, want 1", n)
+	}
+}
+
+// TestAvroSchemaAsOfEvent: promise 6 in Avro. sluice is stopped while rows
+// are written before and after an ALTER TABLE; on restart the changes
+// written before the ALTER are encoded with the old shape, under the old
+// shape's schema id, and the later ones with the new shape's.
+func TestAvroSchemaAsOfEvent(t *testing.T) {
+	f := newAvroFixture(t)
+	f.exec("CREATE TABLE s (id INT PRIMARY KEY, a VARCHAR(10), gone INT)", "INSERT INTO s VALUES (1, 'one', 11)")
+	topic := f.topic("s")
+	p := f.sluice(f.config(""))
+	f.waitCount(topic, 1)
+	p.stop()
+	f.exec("INSERT INTO s VALUES (2, 'two', 22)",
+		"ALTER TABLE s ADD COLUMN added INT NOT NULL DEFAULT 7, DROP COLUMN gone",
+		"INSERT INTO s VALUES (3, 'three', 33)",
+		"UPDATE s SET a = 'uno' WHERE id = 1")
+	p = f.sluice(f.config(""))
+	f.waitCount(topic, 4)
+	p.stop()
+
+	a := f.avroReader()
+	recs := f.readAvro(a, topic)
+	oldID, newID := recs[0].value.id, recs[2].value.id
+	if recs[1].value.id != oldID {
+		t.Errorf("the insert written before the ALTER has schema id %d, want the old shape's %d", recs[1].value.id, oldID)
+	}
+	if newID == oldID || recs[3].value.id != newID {
+		t.Errorf("changes after the ALTER have schema ids %d and %d, want one new id other than %d", newID, recs[3].value.id, oldID)
+	}
+	if img := recs[1].image(); img["gone"] == nil || img["added"] != nil {
+		t.Errorf("the insert before the ALTER decoded with today's shape: %v", img)
+	}
+	for _, r := range recs[2:] {
+		if img := r.image(); img["added"] == nil || img["gone"] != nil {
+			t.Errorf("a change after the ALTER lacks the new shape: %v", img)
+		}
+	}
+	if got := render(recs[1].image()["gone"], "", 0); got != "22" {
+		t.Errorf("gone of row 2 = %s, want 22", got)
+	}
+	if n := len(registeredVersions(t, f.registry, topic+"-value")); n != 2 {
+		t.Errorf("%d registered versions, want 2", n)
+	}
+}
+
+// TestAvroRegistryDown: no record is produced without its registered
+// schema. With the registry down at start, the snapshot waits and sluice
+// keeps retrying; mid-stream, shapes already registered keep flowing while
+// a new shape (an ALTER TABLE) waits. When the registry is back, every
+// change arrives, each key's changes in order.
+func TestAvroRegistryDown(t *testing.T) {
+	f := newAvroFixture(t)
+	reg := f.registry
+	var vals []string
+	for id := 1; id <= 20; id++ {
+		vals = append(vals, fmt.Sprintf("(%d, 1)", id))
+	}
+	f.exec("CREATE TABLE o (id INT PRIMARY KEY, ver INT NOT NULL)", "INSERT INTO o VALUES "+strings.Join(vals, ", "))
+	topic := f.topic("o")
+	alive := func(p *proc) {
+		t.Helper()
+		select {
+		case <-p.done:
+			t.Fatalf("sluice exited while the registry was down: %v\n%s", p.err, p.output())
+		default:
+		}
+	}
+
+	reg.Down(t)
+	p := f.sluice(f.config(""))
+	f.eventually(60*time.Second, "snapshot started", func() (bool, string) {
+		return strings.Contains(p.output(), "consistent point"), "no consistent point yet"
+	})
+	f.exec("UPDATE o SET ver = ver + 1 WHERE id <= 10", "INSERT INTO o VALUES (21, 1)")
+	f.eventually(60*time.Second, "a logged registry retry", func() (bool, string) {
+		return strings.Contains(p.output(), "schema registry unavailable, retrying"), "no retry logged"
+	})
+	time.Sleep(3 * time.Second)
+	if n := f.count(topic); n != 0 {
+		t.Fatalf("%d records produced while the registry was down", n)
+	}
+	alive(p)
+	reg.Up(t)
+	f.waitCount(topic, 20+11)
+
+	reg.Down(t)
+	// The shape is registered: its changes need no registry.
+	f.exec("UPDATE o SET ver = ver + 1 WHERE id <= 5")
+	f.waitCount(topic, 31+5)
+	// A new shape must wait for the registry.
+	f.exec("ALTER TABLE o ADD COLUMN note VARCHAR(10)",
+		"UPDATE o SET ver = ver + 1, note = 'n' WHERE id <= 10",
+		"INSERT INTO o (id, ver) VALUES (22, 1)")
+	time.Sleep(6 * time.Second)
+	if n := f.count(topic); n != 36 {
+		t.Fatalf("%d records, want 36: a change of the unregistered shape was produced while the registry was down", n)
+	}
+	alive(p)
+	reg.Up(t)
+	f.waitCount(topic, 36+11)
+	p.stop()
+
+	a := f.avroReader()
+	recs := f.readAvro(a, topic)
+	last := map[string]int64{}
+	for i, r := range recs {
+		ver, err := strconv.ParseInt(render(r.image()["ver"], "", 0), 10, 64)
+		if err != nil {
+			t.Fatalf("record %d: ver: %v", i, err)
+		}
+		if prev, ok := last[r.Key]; ok && ver != prev+1 {
+			t.Errorf("key %v: version %d follows %d: a change is missing, repeated or out of order", r.key.native, ver, prev)
+		}
+		last[r.Key] = ver
+		if _, hasNote := r.image()["note"]; hasNote != (i >= 36) {
+			t.Errorf("record %d: has note %v, want %v", i, hasNote, i >= 36)
+		}
+	}
+	rows := f.query("SELECT COUNT(*), SUM(ver) FROM o")
+	n, _ := rows.GetInt(0, 0)
+	sum, _ := rows.GetInt(0, 1)
+	var gotSum int64
+	for _, v := range last {
+		gotSum += v
+	}
+	if int64(len(last)) != n || gotSum != sum {
+		t.Errorf("topic has %d keys with versions summing to %d, table %d rows summing to %d", len(last), gotSum, n, sum)
+	}
+}
+
+// TestAvroIncompatibleSchema: when the registry rejects a table's schema as
+// incompatible with the subject's earlier versions, sluice stops with an
+// error naming the subject and the fix, having produced nothing.
+func TestAvroIncompatibleSchema(t *testing.T) {
+	f := newAvroFixture(t)
+	f.exec("CREATE TABLE x (id INT PRIMARY KEY, v INT)", "INSERT INTO x VALUES (1, 1)")
+	subject := f.topic("x") + "-value"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	other := `{"type":"record","name":"Other","namespace":"elsewhere","fields":[{"name":"must","type":"string"}]}`
+	if _, err := f.registry.Client().CreateSchema(ctx, subject, sr.Schema{Schema: other}); err != nil {
+		t.Fatal(err)
+	}
+	p := f.sluice(f.config(""))
+	if err := p.wait(90 * time.Second); err == nil {
+		t.Fatalf("sluice exited cleanly\n%s", p.output())
+	}
+	out := p.output()
+	for _, want := range []string{subject, "incompatible", "fix:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := f.count(f.topic("x")); n != 0 {
+		t.Errorf("%d records produced", n)
+	}
+	t.Logf("sluice stopped with: %s", out[strings.LastIndex(strings.TrimRight(out, "\n"), "\n")+1:])
+	if n := len(registeredVersions(t, f.registry, subject)); n != 1 {
+		t.Errorf("subject has %d versions, want only the one registered by the test", n)
+	}
+}
+
+// TestAvroCheck: `sluice check` tells whether the registry is reachable.
+func TestAvroCheck(t *testing.T) {
+	f := newAvroFixture(t)
+	f.exec("CREATE TABLE c (id INT PRIMARY KEY, v INT)")
+	p := f.sluice(f.config(""), "check")
+	if err := p.wait(60 * time.Second); err != nil || !strings.Contains(p.output(), "OK: source, Kafka and the schema registry are ready") {
+		t.Fatalf("check with the registry up: %v\n%s", err, p.output())
+	}
+	f.registry.Down(t)
+	p = f.sluice(f.config(""), "check")
+	if err := p.wait(60 * time.Second); err == nil || !strings.Contains(p.output(), "ERROR schema registry not reachable") {
+		t.Fatalf("check with the registry down: %v\n%s", err, p.output())
+	}
+}
