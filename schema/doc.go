@@ -1,5 +1,6 @@
 // Package schema maps database column types to sluice's canonical values and
-// renders those values as JSON.
+// renders those values as JSON or as Avro in the Confluent wire format, with
+// the Avro schemas registered in a schema registry.
 //
 // # Where it sits
 //
@@ -8,8 +9,13 @@
 // [MySQLColumnsQuery]) and converts each field of its text-protocol result
 // rows with [MySQLFieldValue]; the binlog reader describes a table with
 // [MySQLTableFromTableMap] and converts each value go-mysql decoded with
-// [MySQLBinlogValue]. Downstream, [JSONEncoder] turns change events into
-// record values and keys, and [AppendJSON] renders a single value.
+// [MySQLBinlogValue]. The PostgreSQL sources do the same with the
+// PostgreSQL mapper. Downstream, package tombstone turns change events into
+// record keys and values through one of two encoders: [JSONEncoder] (and
+// [AppendJSON] for a single value), or [AvroEncoder], which derives each
+// table shape's key and value schemas ([AvroSchemas]), registers them under
+// <topic>-key and <topic>-value with a *sr.Client, and writes Avro binary
+// with a plan compiled once per shape.
 //
 // # What it promises
 //
@@ -23,9 +29,24 @@
 // UTC, strings converted from their column's character set to UTF-8. Types
 // or character sets that cannot be carried exactly are refused with an error
 // naming the column and the fix, never guessed. docs/types.md lists every
-// type, its Kind, canonical value and JSON rendering; docs/records.md
-// describes the record envelope.
+// type, its Kind, canonical value and its JSON and Avro renderings;
+// docs/records.md describes the record envelope, the Avro wire format,
+// subjects and the schema evolution policy.
 //
-// Nothing here blocks, spawns goroutines or retries. Converted values never
-// alias the buffers they were read from.
+// The Avro encoding keeps the same promises: every value decodes (with any
+// Avro reader, goavro in the tests) to exactly the canonical value (decimals
+// as Avro decimals of the column's precision and scale, BIGINT UNSIGNED as
+// decimal(20,0) unless configured otherwise, microseconds kept); values no
+// logical type can hold, such as MySQL's zero dates, go to a string branch
+// rather than becoming a real date. A key's bytes, schema id included,
+// depend only on the key columns. No record is produced without its schema
+// registered. Successive schemas of a table are BACKWARD compatible wherever
+// the table change allows it; [AvroBackwardCompatible] checks that.
+//
+// The mappers and the JSON encoder do not block, spawn goroutines or retry.
+// [AvroEncoder] blocks and retries (with backoff, until its context ends)
+// while it registers a table shape's schemas and the registry is
+// unreachable; once a shape is registered, encoding its records does not
+// block. Its caches are bounded (table shapes and registered schemas).
+// Converted values never alias the buffers they were read from.
 package schema

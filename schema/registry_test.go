@@ -338,12 +338,17 @@ func TestAvroBackwardCompatible(t *testing.T) {
 		{"widen to double", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindDouble, SourceType: "double"}), true},
 		{"make nullable", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindInt, SourceType: "bigint", Nullable: true}), true},
 		{"narrow to int", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindInt, SourceType: "int"}), false},
+		{"narrow to float", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindFloat, SourceType: "float"}), true},
 		{"to string", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindString, SourceType: "text"}), false},
 	} {
 		err := AvroBackwardCompatible(tc.newer, base)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: compatible error %v, want ok=%v", tc.name, err, tc.ok)
 		}
+	}
+	nullable := schemaOf(sluice.Column{Name: "n", Kind: sluice.KindInt, SourceType: "bigint", Nullable: true})
+	if err := AvroBackwardCompatible(base, nullable); err == nil {
+		t.Error("NULL to NOT NULL passed as backward compatible")
 	}
 	if err := AvroBackwardCompatible("{", base); err == nil {
 		t.Error("invalid schema accepted")
