@@ -70,6 +70,27 @@ func sameJSON(t *testing.T, what, got, want string) {
 	}
 }
 
+// registryRSS returns the VmRSS line of the registry process's status, or
+// "" when it cannot be read.
+func registryRSS(reg *Registry) string {
+	reg.srv.mu.Lock()
+	p := reg.srv.proc
+	reg.srv.mu.Unlock()
+	if p == nil {
+		return ""
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/status")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // globalLevel returns the registry's global compatibility level.
 func globalLevel(t *testing.T, cl *sr.Client) sr.CompatibilityLevel {
 	t.Helper()
@@ -149,6 +170,10 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("latest version: version %d id %d, want version 2 id %d", latest.Version, latest.ID, id3)
 	}
 	sameJSON(t, "latest schema", latest.Schema.Schema, orderV3)
+
+	if rss := registryRSS(reg); rss != "" {
+		t.Logf("registry process resident memory after the registrations: %s", rss)
+	}
 
 	// A subject's own level overrides the global one.
 	if res := cl.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatFull}, subject); res[0].Err != nil {
