@@ -90,8 +90,10 @@
 // Maven Central carries the registry only as a library, so [InstallRegistry]
 // runs Quarkus's build over it with Maven (the embedded registry-pom.xml
 // says how) and caches the result next to Kafka's jars; a first install
-// downloads about 300 MB into ~/.m2 and then takes about 130 MB in the
-// cache. The registry runs on the same Java as Kafka.
+// downloads about 230 MB into ~/.m2 and then takes about 130 MB in the
+// cache (about a minute and a half on a 2-core machine; with ~/.m2 warm,
+// under a minute). The registry runs on the same Java as Kafka and starts
+// in about 5 seconds, using about 160 MB of memory.
 //
 // Schemas live in an H2 database file under the registry's directory, each
 // registration written before it is answered: [Registry.Kill] followed by
@@ -119,6 +121,7 @@
 //     postmaster's children too); it removes the directory unless Keep is
 //     set. Stop is safe to call more than once and after Kill.
 //   - The context given to a Start function bounds installation (ten minutes
-//     when it has no deadline) and then start-up (two minutes when it has no
-//     deadline) only; the server keeps running until Stop.
+//     when it has no deadline; twenty for the registry, which Maven builds)
+//     and then start-up (two minutes when it has no deadline) only; the
+//     server keeps running until Stop.
 package local

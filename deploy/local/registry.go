@@ -27,7 +27,7 @@ const (
 	// manifest finds the libraries in lib/ beside it.
 	registryRunner = "registry-runner.jar"
 	// registryInstallTimeout bounds an installation when the caller's
-	// context has no deadline. A first one downloads about 300 MB into the
+	// context has no deadline. A first one downloads about 230 MB into the
 	// Maven repository and runs Quarkus's build.
 	registryInstallTimeout = 20 * time.Minute
 	// registryAPI is the path of the Confluent-compatible API.
@@ -87,7 +87,7 @@ type Registry struct {
 // InstallRegistry makes sure Apicurio Registry 2.4.2.Final is in the cache,
 // ready to run. A missing java or mvn is installed from Debian's packages
 // first (default-jre-headless, maven) like [InstallKafka] does. Maven
-// fetches the registry and its libraries from Maven Central (about 300 MB
+// fetches the registry and its libraries from Maven Central (about 230 MB
 // into ~/.m2 on a first install) and runs Quarkus's build over them, as the
 // embedded registry-pom.xml describes, in a temporary directory in the cache
 // that is renamed into place once complete; the installed registry takes
