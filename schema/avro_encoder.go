@@ -36,6 +36,7 @@ type AvroEncoder struct {
 
 	shapes     sync.Map // *sluice.Table → *avroShape
 	shapeCount atomic.Int64
+	shapeLimit int64 // avroShapeCacheLimit; tests lower it
 }
 
 // NewAvroEncoder returns an encoder that registers schemas with reg. It
@@ -51,7 +52,7 @@ func NewAvroEncoder(reg *sr.Client, opts AvroOptions, log *slog.Logger) (*AvroEn
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &AvroEncoder{reg: newRegistry(reg, log), opts: opts, log: log}, nil
+	return &AvroEncoder{reg: newRegistry(reg, log), opts: opts, log: log, shapeLimit: avroShapeCacheLimit}, nil
 }
 
 // Key renders the record key of row: the Confluent wire format of t's key
@@ -95,7 +96,11 @@ func (e *AvroEncoder) Value(ctx context.Context, ev *sluice.Event) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	return e.appendValue(make([]byte, 0, s.valueHint), s, ev)
+	b, err := e.appendValue(make([]byte, 0, s.valueHint.Load()), s, ev)
+	if n := int64(len(b)); err == nil && n > s.valueHint.Load() {
+		s.valueHint.Store(n) // the largest record so far; races only lose a raise
+	}
+	return b, err
 }
 
 // AppendValue is [AvroEncoder.Value] appending to dst, for callers that
@@ -205,7 +210,7 @@ func (e *AvroEncoder) shape(ctx context.Context, t *sluice.Table) (*avroShape, e
 	if s.valueID, err = e.reg.register(ctx, s.valSubject, s.value); err != nil {
 		return nil, fmt.Errorf("register avro value schema of %s: %w", t.FullName(), err)
 	}
-	if e.shapeCount.Add(1) > avroShapeCacheLimit {
+	if e.shapeCount.Add(1) > e.shapeLimit {
 		e.shapes.Clear()
 		e.shapeCount.Store(1)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/linkedin/goavro/v2"
@@ -104,7 +105,9 @@ type avroShape struct {
 	valueID    uint32
 	keySubject string
 	valSubject string
-	valueHint  int // initial buffer size for values
+	// valueHint is the buffer size Value allocates: an estimate from the
+	// columns, raised to the largest value rendered so far.
+	valueHint atomic.Int64
 }
 
 // AvroSchemas returns the key and value schema JSON of table shape t: the
@@ -136,7 +139,8 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 	}
 	fieldNames := avroFieldNames(names)
 
-	s := &avroShape{table: t, valueHint: 128}
+	s := &avroShape{table: t}
+	hint := int64(64)
 	rowDefined := map[string]bool{}
 	rowFields := make([]avroFieldJSON, len(t.Columns))
 	s.rowPlan = make([]avroField, len(t.Columns))
@@ -150,7 +154,7 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 		f.nullable = col.Nullable || f.alwaysNullable
 		s.rowPlan[i] = f
 		rowFields[i] = avroFieldSchema(fieldNames[i], col, f, typ, true)
-		s.valueHint += 2 * avroValueSizeHint(f.op)
+		hint += int64(avroValueSizeHint(f.op))
 	}
 	if len(t.Key) > 0 {
 		keyNames := make([]string, len(t.Key))
@@ -179,6 +183,7 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 		}
 		s.key = string(key)
 	}
+	s.valueHint.Store(hint)
 	row := avroRecordJSON{Type: "record", Name: "Value", Namespace: ns, Fields: rowFields}
 	env := avroRecordJSON{Type: "record", Name: "Envelope", Namespace: ns, Fields: []avroFieldJSON{
 		{Name: "before", Type: []any{"null", row}, Default: jsonNull},

@@ -62,7 +62,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // compatibility rules reject the schema) stops with an error naming the
 // subject, the incompatible change and the fix; other 4xx answers stop with
 // the registry's message. When a subject's schema changes in a way that is
-// not BACKWARD compatible, it logs a warning before registering.
+// not BACKWARD compatible (compared with the last schema this registry
+// registered for it, or on the subject's first use with the registry's
+// latest version), it logs a warning before registering.
 func (r *registry) register(ctx context.Context, subject, schema string) (uint32, error) {
 	k := registryKey{subject, schema}
 	r.mu.Lock()
@@ -71,6 +73,13 @@ func (r *registry) register(ctx context.Context, subject, schema string) (uint32
 	r.mu.Unlock()
 	if ok {
 		return uint32(id), nil
+	}
+	if prev == "" {
+		// First use of the subject in this process: compare with what the
+		// registry holds (best effort; the registration below retries).
+		if latest, err := r.cl.SchemaByVersion(ctx, subject, -1); err == nil {
+			prev = latest.Schema.Schema
+		}
 	}
 	if prev != "" && prev != schema {
 		if err := AvroBackwardCompatible(schema, prev); err != nil {
@@ -86,6 +95,7 @@ func (r *registry) register(ctx context.Context, subject, schema string) (uint32
 				return 0, fmt.Errorf("register schema under subject %q: the registry returned id %d, which does not fit the wire format's 4 bytes", subject, got)
 			}
 			r.remember(k, got)
+			r.log.Info("registered avro schema", "subject", subject, "id", got)
 			return uint32(got), nil
 		}
 		if ctx.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -157,7 +158,7 @@ func TestRegistryRetriesWhileUnavailable(t *testing.T) {
 	var failures atomic.Int64
 	failures.Store(3)
 	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if failures.Add(-1) >= 0 {
+		if r.Method == http.MethodPost && failures.Add(-1) >= 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"error_code":50003,"message":"leader not known"}`))
 			return true
@@ -361,5 +362,49 @@ func TestAvroBackwardCompatibleNamesField(t *testing.T) {
 	err := AvroBackwardCompatible(newer, older)
 	if err == nil || !strings.Contains(err.Error(), "before.qty: reader schema int not compatible with writer schema long") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestRegistryWarnsAfterRestart: a narrowing found on a subject's first use
+// (the previous version registered by an earlier run) is still logged.
+func TestRegistryWarnsAfterRestart(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	first, _, _ := newLoggedAvro(t, reg)
+	v1 := regTable(sluice.Column{Name: "n", Kind: sluice.KindInt, SourceType: "bigint"})
+	if _, err := first.Value(context.Background(), &sluice.Event{Op: sluice.OpCreate, Table: v1, After: rowFor(v1)}); err != nil {
+		t.Fatal(err)
+	}
+	second, logs, _ := newLoggedAvro(t, reg) // a new process
+	v2 := regTable(sluice.Column{Name: "n", Kind: sluice.KindInt, SourceType: "int"})
+	if _, err := second.Value(context.Background(), &sluice.Event{Op: sluice.OpCreate, Table: v2, After: rowFor(v2)}); err != nil {
+		t.Fatal(err) // srfake accepts anything
+	}
+	if !strings.Contains(logs.String(), "not backward compatible") || !strings.Contains(logs.String(), "after.n: reader schema int not compatible with writer schema long") &&
+		!strings.Contains(logs.String(), "before.n: reader schema int not compatible with writer schema long") {
+		t.Errorf("no warning naming the field:\n%s", logs)
+	}
+	// the unchanged key subject gives no warning
+	if strings.Contains(logs.String(), `subject=p.d.t-key cause`) {
+		t.Errorf("warning for the unchanged key:\n%s", logs)
+	}
+}
+
+func TestAvroShapeCacheBounded(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	enc, _, _ := newLoggedAvro(t, reg)
+	enc.shapeLimit = 3
+	for i := 0; i < 10; i++ {
+		tbl := regTable()
+		tbl.Name = fmt.Sprintf("t%d", i)
+		if _, err := enc.Value(context.Background(), &sluice.Event{Op: sluice.OpCreate, Table: tbl, After: rowFor(tbl)}); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		enc.shapes.Range(func(_, _ any) bool { n++; return true })
+		if n > 3 {
+			t.Fatalf("%d shapes cached, limit 3", n)
+		}
 	}
 }
