@@ -10,7 +10,7 @@ INTEGRATION_TIMEOUT ?= 25m
 .PHONY: help build test unit integration quickstart bench vet fmt deps clean
 
 help:
-	@echo "make quickstart   run sluice end to end against a local MariaDB and Kafka (ONCE=1 exits after the demo)"
+	@echo "make quickstart   run sluice end to end: MariaDB and PostgreSQL to Kafka in Avro (SOURCE=mysql|postgresql|both, ONCE=1 exits after the demo)"
 	@echo "make test         unit tests, then integration tests against real MariaDB and Kafka"
 	@echo "make bench        1M-row snapshot and streaming benchmark; writes BENCHMARKS.md"
 	@echo "make build        build bin/sluice"
@@ -39,7 +39,7 @@ deps:
 	$(GO) run ./deploy/quickstart -install-only
 
 quickstart:
-	$(GO) run ./deploy/quickstart $(if $(ONCE),-once)
+	$(GO) run ./deploy/quickstart $(if $(SOURCE),-source $(SOURCE)) $(if $(ONCE),-once)
 
 bench:
 	$(GO) run ./integration/bench -out BENCHMARKS.md

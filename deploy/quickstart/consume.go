@@ -69,22 +69,30 @@ func topicsWithPrefix(ctx context.Context, adm *kadm.Client, prefix string) ([]s
 	return names, nil
 }
 
-// tableTopics is the pattern of the sample tables' topics under prefix.
-func tableTopics(prefix string) string {
-	return "^" + regexp.QuoteMeta(prefix+".shop.") + ".+"
+// tableTopics is the pattern of the sample tables' topics under each of
+// prefixes.
+func tableTopics(prefixes ...string) string {
+	quoted := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		quoted[i] = regexp.QuoteMeta(p + ".shop.")
+	}
+	return "^(" + strings.Join(quoted, "|") + ").+"
 }
 
-// consume reads every topic of the sample database under prefix from its
-// start and sends each record, decoded, on out. It finds topics sluice
-// creates later within about a second. It blocks until ctx is done and
-// closes out before it returns. Fetch errors other than the end of ctx are
-// sent on errs without blocking; the client retries them itself.
-func consume(ctx context.Context, bootstrap, prefix string, out chan<- record, errs chan<- error) error {
+// consume reads every topic of the sample database under each of prefixes
+// from its start and sends each record, decoded, on out. Avro keys and
+// values are decoded with their writer schema, which dec fetches from the
+// registry by id. It finds topics sluice creates later within about a
+// second. It blocks until ctx is done and closes out before it returns.
+// A record that cannot be decoded is sent too, with the reason in its
+// Problem. Fetch errors other than the end of ctx are sent on errs without
+// blocking; the client retries them itself.
+func consume(ctx context.Context, bootstrap string, prefixes []string, dec *avroDecoder, out chan<- record, errs chan<- error) error {
 	defer close(out)
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(bootstrap),
 		kgo.ConsumeRegex(),
-		kgo.ConsumeTopics(tableTopics(prefix)),
+		kgo.ConsumeTopics(tableTopics(prefixes...)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.MetadataMaxAge(time.Second),
@@ -110,7 +118,7 @@ func consume(ctx context.Context, bootstrap, prefix string, out chan<- record, e
 		})
 		for _, r := range fetches.Records() {
 			select {
-			case out <- decodeRecord(r.Topic, r.Partition, r.Offset, r.Key, r.Value):
+			case out <- decodeKafkaRecord(ctx, dec, r):
 			case <-ctx.Done():
 				return nil
 			}

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
 
 func TestPendingStrikesOffInAnyOrder(t *testing.T) {
 	c := demoChanges[len(demoChanges)-1] // the primary-key update
-	left := pending(slices.Clone(c.want))
+	left := pending(c.expectAt("quickstart"))
 	recs := []record{
 		decodeRecord("quickstart.shop.orders", 0, 1, []byte(`{"id":2}`), []byte(`{"op":"d","before":{"id":2}}`)), // other table
 		decodeRecord("quickstart.shop.customers", 0, 2, []byte(`{"id":2}`), []byte(`{"op":"d","before":{"id":2}}`)),
@@ -17,7 +16,7 @@ func TestPendingStrikesOffInAnyOrder(t *testing.T) {
 	}
 	want := []bool{false, true, true, true}
 	for i, r := range recs {
-		if got := left.see("quickstart", r); got != want[i] {
+		if got := left.see(r); got != want[i] {
 			t.Errorf("record %d: see = %v, want %v", i, got, want[i])
 		}
 	}
@@ -30,13 +29,13 @@ func TestPendingStrikesOffInAnyOrder(t *testing.T) {
 }
 
 func TestTombstoneIsNotADelete(t *testing.T) {
-	e := expect{"orders", "1001", "tombstone"}
+	e := expect{table: "orders", id: "1001", op: "tombstone", prefix: "quickstart"}
 	d := decodeRecord("quickstart.shop.orders", 0, 1, []byte(`{"id":1001}`), []byte(`{"op":"d","before":{"id":1001}}`))
-	if e.matches("quickstart", d) {
+	if e.matches(d) {
 		t.Error("a delete record matched the tombstone expectation")
 	}
 	ts := decodeRecord("quickstart.shop.orders", 0, 2, []byte(`{"id":1001}`), nil)
-	if !e.matches("quickstart", ts) {
+	if !e.matches(ts) {
 		t.Error("the tombstone did not match")
 	}
 }
@@ -45,7 +44,13 @@ func TestEveryDemoChangeIsExpected(t *testing.T) {
 	ops := map[string]bool{}
 	for _, c := range demoChanges {
 		if len(c.want) == 0 {
-			t.Errorf("change %q expects no record", c.sql)
+			t.Errorf("change %q expects no record", c.what)
+		}
+		if c.mysql == "" || c.postgres == "" {
+			t.Errorf("change %q lacks the statement of a source", c.what)
+		}
+		if strings.Contains(c.postgres, "`") || strings.Contains(c.mysql, `"`) {
+			t.Errorf("change %q quotes identifiers the other database's way", c.what)
 		}
 		for _, e := range c.want {
 			ops[e.op] = true
@@ -59,14 +64,42 @@ func TestEveryDemoChangeIsExpected(t *testing.T) {
 }
 
 func TestSnapshotRowsMatchesTheInserts(t *testing.T) {
-	rows := 0
-	for _, s := range schemaStatements {
-		if strings.HasPrefix(s, "INSERT") {
-			rows += strings.Count(s, "), (") + 1
+	for name, stmts := range map[string][]string{"schemaStatements": schemaStatements, "pgSchemaStatements": pgSchemaStatements} {
+		rows := 0
+		for _, s := range stmts {
+			if strings.HasPrefix(s, "INSERT") {
+				rows += strings.Count(s, "), (") + 1
+			}
+		}
+		if rows != snapshotRows {
+			t.Errorf("%s insert %d rows, snapshotRows says %d", name, rows, snapshotRows)
 		}
 	}
-	if rows != snapshotRows {
-		t.Errorf("schemaStatements insert %d rows, snapshotRows says %d", rows, snapshotRows)
+}
+
+func TestPostgresStatements(t *testing.T) {
+	admin := pgAdminStatements(`p'w\`)
+	if !strings.Contains(admin[len(admin)-1], `PASSWORD 'p''w\'`) || !strings.Contains(admin[len(admin)-1], "LOGIN REPLICATION") ||
+		strings.Contains(admin[len(admin)-1], "SUPERUSER") {
+		t.Errorf("role: %s", admin[len(admin)-1])
+	}
+	// The slots go before the database: PostgreSQL refuses to drop a
+	// database that a replication slot uses.
+	if !strings.Contains(admin[0], "pg_drop_replication_slot") || !strings.HasPrefix(admin[1], "DROP DATABASE") {
+		t.Errorf("admin statements: %q", admin)
+	}
+	all := strings.Join(pgSchemaStatements, "\n")
+	for _, want := range []string{
+		`CREATE PUBLICATION "sluice_quickstart_pg" FOR TABLE "shop"."customers", "shop"."orders"`,
+		`GRANT SELECT ON ALL TABLES IN SCHEMA "shop" TO "sluice"`,
+		`GRANT USAGE ON SCHEMA "shop" TO "sluice"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %s in\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "GRANT ALL") || strings.Contains(all, "OWNER TO") {
+		t.Error("the role gets more than it needs")
 	}
 }
 

@@ -58,35 +58,40 @@ import (
 )
 
 const (
-	// topicPrefix is sluice's kafka.topic_prefix; every topic of a run,
-	// its checkpoint topic included, starts with it and a dot.
+	// topicPrefix starts every topic of a run; each source adds its own
+	// part (quickstart.mysql, quickstart.pg).
 	topicPrefix = "quickstart"
-	// sourceName is sluice's name, the key of its checkpoint.
+	// sourceName starts sluice's name of each source (quickstart-mysql,
+	// quickstart-pg), the key of its checkpoint.
 	sourceName = "quickstart"
-	// demoTimeout bounds the time from sluice's start until the last record
-	// of the live changes has arrived.
-	demoTimeout = 2 * time.Minute
+	// demoTimeout bounds the time from the sluices' start until the last
+	// record of the live changes has arrived.
+	demoTimeout = 3 * time.Minute
 )
 
 func main() {
-	installOnly := flag.Bool("install-only", false, "install MariaDB, Kafka and the schema registry (into the cache) if missing, then exit")
+	installOnly := flag.Bool("install-only", false, "install MariaDB, PostgreSQL, Kafka and the schema registry (into the cache) if missing, then exit")
 	once := flag.Bool("once", false, "exit after the live changes' records have been printed; exit 1 if they do not arrive within "+demoTimeout.String())
+	which := flag.String("source", sourceBoth, "the database(s) to capture: mysql (MariaDB), postgresql or both")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./deploy/quickstart [-once | -install-only]\n\n"+
-			"Runs MariaDB, Kafka and sluice under .quickstart/ and prints the records sluice writes.\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./deploy/quickstart [-source mysql|postgresql|both] [-once | -install-only]\n\n"+
+			"Runs MariaDB and PostgreSQL, Kafka, a schema registry and sluice under .quickstart/ and prints the records sluice writes.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() > 0 {
+	kinds, err := sourceKinds(*which)
+	if flag.NArg() > 0 || err != nil {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart:", err)
+		}
 		flag.Usage()
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	var err error
 	if *installOnly {
 		err = install(ctx)
 	} else {
-		err = run(ctx, *once)
+		err = run(ctx, kinds, *once)
 	}
 	stop()
 	if err != nil {
@@ -100,11 +105,17 @@ func say(format string, args ...any) {
 	fmt.Printf("==> "+format+"\n", args...)
 }
 
-// install installs MariaDB, Kafka and the schema registry unless they are
-// there already. It blocks for the downloads and the registry's build.
+// install installs MariaDB, PostgreSQL, Kafka and the schema registry
+// unless they are there already. It blocks for the downloads and the
+// registry's build.
 func install(ctx context.Context) error {
 	say("Installing MariaDB (Debian packages) unless present")
 	if err := local.InstallMariaDB(ctx); err != nil {
+		return err
+	}
+	say("Installing PostgreSQL (Debian packages) unless present")
+	pgBin, err := local.InstallPostgres(ctx)
+	if err != nil {
 		return err
 	}
 	say("Installing Apache Kafka (jars from Maven Central, cached) unless present")
@@ -116,15 +127,15 @@ func install(ctx context.Context) error {
 	if err := local.InstallRegistry(ctx); err != nil {
 		return err
 	}
-	say("Ready: MariaDB installed, Kafka in %s, schema registry installed", libs)
+	say("Ready: MariaDB installed, PostgreSQL in %s, Kafka in %s, schema registry installed", pgBin, libs)
 	return nil
 }
 
 // run is the quickstart. Cancellation of ctx (Ctrl-C) is a normal end
 // unless once is set; a stop that is not clean is an error either way.
-func run(ctx context.Context, once bool) error {
+func run(ctx context.Context, kinds []string, once bool) error {
 	var stopErrs []error
-	err := runSteps(ctx, once, &stopErrs)
+	err := runSteps(ctx, kinds, once, &stopErrs)
 	if err != nil && ctx.Err() != nil {
 		if once {
 			err = errors.New("interrupted before the demo finished")
@@ -137,7 +148,7 @@ func run(ctx context.Context, once bool) error {
 
 // runSteps brings everything up, runs the demo and stops everything again,
 // appending the errors of the stops to stopErrs.
-func runSteps(ctx context.Context, once bool, stopErrs *[]error) error {
+func runSteps(ctx context.Context, kinds []string, once bool, stopErrs *[]error) error {
 	root, err := findRoot()
 	if err != nil {
 		return err
@@ -153,66 +164,85 @@ func runSteps(ctx context.Context, once bool, stopErrs *[]error) error {
 		return err
 	}
 
-	say("Starting MariaDB and Kafka under %s (a first run installs them, which takes a few minutes)", rel(dir))
-	db, kafka, err := local.StartMariaDBAndKafka(ctx, dir, true)
+	sources := make([]*source, len(kinds))
+	names := []string{}
+	for i, k := range kinds {
+		sources[i] = &source{kind: k}
+		names = append(names, sources[i].label())
+	}
+	say("Starting %s, Kafka and the schema registry under %s (a first run installs them, which takes a few minutes)",
+		strings.Join(names, ", "), rel(dir))
+	srv, err := startServers(ctx, dir, kinds)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		say("Stopping Kafka and MariaDB (their data stays in %s)", rel(dir))
-		if err := local.StopMariaDBAndKafka(db, kafka); err != nil {
+		say("Stopping the servers (their data stays in %s)", rel(dir))
+		if err := srv.stop(); err != nil {
 			*stopErrs = append(*stopErrs, err)
 		}
 	}()
-	say("MariaDB listens on %s, Kafka on %s", db.Addr(), kafka.Bootstrap())
-
-	say("Loading the sample database shop: customers and orders, %d rows (dropped and recreated)", snapshotRows)
-	if err := db.Exec(ctx, schemaStatements...); err != nil {
-		return fmt.Errorf("load the sample database: %w", err)
-	}
-	password, err := newPassword()
-	if err != nil {
-		return err
-	}
-	say("Creating user %s@127.0.0.1 with %s and a new random password", sluiceUser, sluiceGrants)
-	if err := db.Exec(ctx, userStatements(password)...); err != nil {
-		return fmt.Errorf("create the sluice user: %w", err)
-	}
-
-	deleted, err := deleteTopics(ctx, kafka.Bootstrap(), topicPrefix)
-	if err != nil {
-		return err
-	}
-	if len(deleted) > 0 {
-		say("Deleted the previous run's topics, checkpoint included (%s): shop is new, so sluice starts over with a snapshot",
-			strings.Join(deleted, ", "))
-	}
-
-	settings := sluiceSettings{Name: sourceName, DBPort: db.Port(), User: sluiceUser,
-		Brokers: kafka.Bootstrap(), TopicPrefix: topicPrefix}
-	config := filepath.Join(dir, "sluice.yaml")
-	if err := os.WriteFile(config, []byte(settings.configYAML()), 0o644); err != nil {
-		return fmt.Errorf("write sluice's configuration: %w", err)
-	}
-	logPath := filepath.Join(dir, "sluice.log")
-	say("Starting sluice: %s run --config %s (password in SLUICE_SOURCE_PASSWORD), log in %s",
-		rel(bin), rel(config), rel(logPath))
-	proc, err := startSluice(root, bin, config, logPath, sluiceEnv(os.Environ(), password))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if proc.running() {
-			say("Stopping sluice")
+	for _, src := range sources {
+		if src.kind == sourcePostgres {
+			src.postgres = srv.postgres
+		} else {
+			src.mariadb = srv.mariadb
 		}
-		if err := proc.stop(); err != nil {
-			*stopErrs = append(*stopErrs, err)
-		}
-	}()
+		say("%s listens on 127.0.0.1:%d", src.label(), src.port())
+	}
+	say("Kafka listens on %s, the schema registry (Confluent API) on %s", srv.kafka.Bootstrap(), srv.registry.URL())
 
-	s := startSession(ctx, kafka.Bootstrap(), topicPrefix, proc)
+	passwords := make([]string, len(sources))
+	for i, src := range sources {
+		if passwords[i], err = newPassword(); err != nil {
+			return err
+		}
+		say("Loading the sample database shop (customers and orders, %d rows; dropped and recreated) and the user %s with a new random password into %s",
+			snapshotRows, sluiceUser, src.describeLoad())
+		if err := src.load(ctx, passwords[i]); err != nil {
+			return err
+		}
+		deleted, err := deleteTopics(ctx, srv.kafka.Bootstrap(), src.prefix())
+		if err != nil {
+			return err
+		}
+		if len(deleted) > 0 {
+			say("Deleted the previous run's topics of %s, checkpoint included (%s): shop is new, so sluice starts over with a snapshot",
+				src.label(), strings.Join(deleted, ", "))
+		}
+	}
+
+	exited := make(chan *sluiceProcess, len(sources))
+	for i, src := range sources {
+		config, logPath := src.files(dir)
+		settings := src.settings(srv.kafka.Bootstrap(), srv.registry.URL())
+		if err := os.WriteFile(config, []byte(settings.configYAML()), 0o644); err != nil {
+			return fmt.Errorf("write sluice's configuration: %w", err)
+		}
+		say("Starting sluice for %s: %s run --config %s (format avro; password in SLUICE_SOURCE_PASSWORD), log in %s",
+			src.label(), rel(bin), rel(config), rel(logPath))
+		proc, err := startSluice(root, bin, config, logPath, sluiceEnv(os.Environ(), passwords[i]), exited)
+		if err != nil {
+			return err
+		}
+		src.proc = proc
+		defer func() {
+			if proc.running() {
+				say("Stopping sluice for %s", src.label())
+			}
+			if err := proc.stop(); err != nil {
+				*stopErrs = append(*stopErrs, err)
+			}
+		}()
+	}
+
+	reg, err := srv.registry.Client()
+	if err != nil {
+		return err
+	}
+	s := startSession(ctx, srv.kafka.Bootstrap(), reg, sources, exited)
 	defer s.close()
-	return s.demo(ctx, db, once)
+	return s.demo(ctx, once)
 }
 
 // findRoot returns the repository's root: the nearest directory, from the

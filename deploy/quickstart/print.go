@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // record is one Kafka record sluice wrote, decoded far enough to print it and
@@ -19,6 +22,8 @@ type record struct {
 	Before    json.RawMessage // nil when the envelope's before is null
 	After     json.RawMessage // nil when the envelope's after is null
 	Raw       []byte          // the value, when it is not an envelope
+	Headers   []kgo.RecordHeader
+	Problem   string // why the key or value could not be decoded, if so
 }
 
 // envelope is the part of a record value (docs/records.md) the quickstart
@@ -27,6 +32,34 @@ type envelope struct {
 	Before json.RawMessage `json:"before"`
 	After  json.RawMessage `json:"after"`
 	Op     string          `json:"op"`
+}
+
+// decodeKafkaRecord decodes a record sluice wrote: key and value in Avro
+// (Confluent's wire format, writer schema fetched by id through dec) or in
+// JSON. A value or key that cannot be decoded is kept as it is, with the
+// reason in Problem. It blocks for the registry when a schema id is new.
+func decodeKafkaRecord(ctx context.Context, dec *avroDecoder, kr *kgo.Record) record {
+	key, value := kr.Key, kr.Value
+	var problems []string
+	if isAvro(key) {
+		if k, err := dec.toJSON(ctx, key); err == nil {
+			key = k
+		} else {
+			problems = append(problems, "key not decodable: "+err.Error())
+		}
+	}
+	if isAvro(value) {
+		if v, err := dec.toJSON(ctx, value); err == nil {
+			value = v
+		} else {
+			problems = append(problems, "value not decodable: "+err.Error())
+			value = []byte{}
+		}
+	}
+	r := decodeRecord(kr.Topic, kr.Partition, kr.Offset, key, value)
+	r.Headers = kr.Headers
+	r.Problem = strings.Join(problems, "; ")
+	return r
 }
 
 // decodeRecord decodes a record's value. A value that is not an envelope
@@ -71,6 +104,8 @@ func (r record) format() string {
 	switch {
 	case r.Tombstone:
 		b.WriteString("TOMBSTONE (null value)")
+	case r.Op == "" && r.Problem != "":
+		b.WriteString(r.Problem)
 	case r.Op == "":
 		fmt.Fprintf(&b, "value %s", compact(r.Raw))
 	default:
@@ -84,6 +119,9 @@ func (r record) format() string {
 	}
 	if r.After != nil {
 		fmt.Fprintf(&b, "\n    after  %s", compact(r.After))
+	}
+	for _, h := range r.Headers {
+		fmt.Fprintf(&b, "\n    header %s: %s", h.Key, h.Value)
 	}
 	return b.String()
 }

@@ -10,25 +10,26 @@ import (
 )
 
 // offlineSession is a session fed by the test instead of Kafka and sluice.
-func offlineSession(t *testing.T) (*session, chan time.Time) {
+func offlineSession(t *testing.T) (*session, chan time.Time, chan *sluiceProcess) {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "sluice.log")
 	if err := os.WriteFile(logPath, []byte("level=ERROR msg=\"something broke\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	deadline := make(chan time.Time, 1)
+	exited := make(chan *sluiceProcess, 1)
 	s := &session{
-		prefix:   "quickstart",
-		sluice:   &sluiceProcess{logPath: logPath, done: make(chan struct{})},
+		sources:  []*source{{kind: sourceMySQL, proc: &sluiceProcess{logPath: logPath, done: make(chan struct{})}}},
+		exited:   exited,
 		records:  make(chan record, 8),
 		errs:     make(chan error, 1),
 		deadline: deadline,
 	}
-	return s, deadline
+	return s, deadline, exited
 }
 
 func TestUntilStopsAtTheMatchingRecord(t *testing.T) {
-	s, _ := offlineSession(t)
+	s, _, _ := offlineSession(t)
 	s.records <- decodeRecord("quickstart.shop.orders", 0, 0, []byte(`{"id":1}`), []byte(`{"op":"r","after":{"id":1}}`))
 	s.records <- decodeRecord("quickstart.shop.orders", 0, 1, []byte(`{"id":1}`), nil)
 	s.records <- decodeRecord("quickstart.shop.orders", 0, 2, []byte(`{"id":9}`), nil)
@@ -43,7 +44,7 @@ func TestUntilStopsAtTheMatchingRecord(t *testing.T) {
 }
 
 func TestUntilDeadlineNamesWhatIsMissing(t *testing.T) {
-	s, deadline := offlineSession(t)
+	s, deadline, _ := offlineSession(t)
 	deadline <- time.Now()
 	err := s.until(context.Background(), func() string { return "the tombstone of shop.orders id 1001" }, func(record) bool { return false })
 	if err == nil || !strings.Contains(err.Error(), "still waiting for the tombstone of shop.orders id 1001") ||
@@ -53,8 +54,10 @@ func TestUntilDeadlineNamesWhatIsMissing(t *testing.T) {
 }
 
 func TestUntilSluiceExit(t *testing.T) {
-	s, _ := offlineSession(t)
-	close(s.sluice.done)
+	s, _, exited := offlineSession(t)
+	p := s.sources[0].proc
+	close(p.done)
+	exited <- p
 	err := s.until(context.Background(), func() string { return "" }, func(record) bool { return false })
 	if err == nil || !strings.Contains(err.Error(), "sluice stopped on its own") || !strings.Contains(err.Error(), "something broke") {
 		t.Errorf("until = %v", err)
@@ -62,7 +65,7 @@ func TestUntilSluiceExit(t *testing.T) {
 }
 
 func TestUntilContextDone(t *testing.T) {
-	s, _ := offlineSession(t)
+	s, _, _ := offlineSession(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s.until(ctx, func() string { return "" }, func(record) bool { return false }); err != context.Canceled {

@@ -19,11 +19,15 @@ const sluiceStopTimeout = 45 * time.Second
 
 // sluiceSettings is what the generated configuration file says.
 type sluiceSettings struct {
+	Type        string // mysql or postgresql
 	Name        string
 	DBPort      int
 	User        string
+	Database    string // postgresql: the database
+	Publication string // postgresql: the publication the tables' owner made
 	Brokers     string
 	TopicPrefix string
+	RegistryURL string // the schema registry; empty writes JSON instead of Avro
 }
 
 // checkpointTopic is where the quickstart's sluice keeps its position; it
@@ -34,31 +38,55 @@ func (s sluiceSettings) checkpointTopic() string { return s.TopicPrefix + ".chec
 // The password is not in it: sluice reads SLUICE_SOURCE_PASSWORD.
 func (s sluiceSettings) configYAML() string {
 	q := strconv.Quote
-	return `# Written by the quickstart (deploy/quickstart) on every run.
+	patterns := "database.table"
+	if s.Type == sourcePostgres {
+		patterns = "schema.table (inside source.database)"
+	}
+	var b strings.Builder
+	b.WriteString(`# Written by the quickstart (deploy/quickstart) on every run.
 name: ` + q(s.Name) + `
 
 source:
-  type: mysql
+  type: ` + s.Type + `
   host: 127.0.0.1
   port: ` + strconv.Itoa(s.DBPort) + `
   user: ` + q(s.User) + `
   # The password comes from the environment variable SLUICE_SOURCE_PASSWORD.
-
+`)
+	if s.Type == sourcePostgres {
+		b.WriteString(`  database: ` + q(s.Database) + `
+  # Created by the tables' owner; sluice's user may only read the tables.
+  publication: ` + q(s.Publication) + `
+`)
+	}
+	b.WriteString(`
 tables:
+  # ` + patterns + ` patterns
   include: ["shop.*"]
 
 kafka:
   brokers: [` + q(s.Brokers) + `]
   topic_prefix: ` + q(s.TopicPrefix) + `
   checkpoint_topic: ` + q(s.checkpointTopic()) + `
-
-# The quickstart prints JSON records; sluice's default is Avro.
+`)
+	if s.RegistryURL == "" {
+		b.WriteString(`
 format: json
-
+`)
+	} else {
+		b.WriteString(`
+# Avro in Confluent's wire format; schemas go to the registry.
+format: avro
+schema_registry:
+  urls: [` + q(s.RegistryURL) + `]
+`)
+	}
+	b.WriteString(`
 log:
   level: info
   format: text
-`
+`)
+	return b.String()
 }
 
 // sluiceEnv returns env without any SLUICE_ variable (they would override
@@ -85,11 +113,12 @@ type sluiceProcess struct {
 
 // startSluice starts `bin run --config config` in dir with env, its output
 // written to logPath. It spawns a goroutine that waits for the child and
-// holds its OS thread meanwhile, so that the parent-death signal (SIGKILL)
+// holds its OS thread meanwhile; once the child has exited it sends the
+// process on exited, when exited is not nil, which must have room for it, so that the parent-death signal (SIGKILL)
 // reaches sluice only when the quickstart itself dies. sluice runs in its
 // own process group: a Ctrl-C in the terminal reaches the quickstart, which
 // then stops sluice first.
-func startSluice(dir, bin, config, logPath string, env []string) (*sluiceProcess, error) {
+func startSluice(dir, bin, config, logPath string, env []string, exited chan<- *sluiceProcess) (*sluiceProcess, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("start sluice: open log: %w", err)
@@ -115,6 +144,9 @@ func startSluice(dir, bin, config, logPath string, env []string) (*sluiceProcess
 		started <- nil
 		p.err = cmd.Wait()
 		close(p.done)
+		if exited != nil {
+			exited <- p
+		}
 	}()
 	if err := <-started; err != nil {
 		return nil, fmt.Errorf("start sluice: %w", err)
