@@ -401,3 +401,50 @@ func checkEvents(t *testing.T, h *recorder, want []string) {
 		t.Errorf("events:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// FuzzApply feeds arbitrary message sequences (each prefixed by a
+// two-byte length) to a reader: it must return errors, never panic, and
+// every event it hands over must fit its table.
+func FuzzApply(f *testing.F) {
+	frame := func(msgs ...wire) []byte {
+		var b wire
+		for _, m := range msgs {
+			b = b.u16(uint16(len(m))).raw(m)
+		}
+		return b
+	}
+	f.Add(frame(beginWire(1, commitAt, 1), ordersRel('d', "id"),
+		msg('I').u32(10).u8('N').tuple(text("1"), text("a"), unchanged()),
+		msg('U').u32(10).u8('K').tuple(text("1"), null(), null()).u8('N').tuple(text("2"), null(), unchanged()),
+		msg('D').u32(10).u8('O').tuple(text("2"), null(), text("b")),
+		msg('T').u32(1).u8(0).u32(10), commitWire(1, 2, commitAt)))
+	f.Add(frame(ordersRel('f', "id", "note", "body"), msg('U').u32(10).u8('O').tuple(text("1"), unchanged(), text("x")).u8('N').tuple(text("1"), unchanged(), unchanged())))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sel := &sluice.Selection{Include: []string{"*"}, ExcludeColumns: []string{"*.*.body"}, Keys: map[string][]string{"shop.log": {"note"}}}
+		r, _ := testReader(sel, map[uint32][]string{10: {"id"}})
+		h := &recorder{}
+		for len(data) >= 2 {
+			n := int(data[0])<<8 | int(data[1])
+			data = data[2:]
+			if n > len(data) {
+				return
+			}
+			if err := r.apply(context.Background(), 1, data[:n], h); err != nil {
+				return
+			}
+			data = data[n:]
+		}
+		for _, ev := range h.events {
+			for _, row := range []sluice.Row{ev.Before, ev.After} {
+				if row != nil && len(row) != len(ev.Table.Columns) {
+					t.Fatalf("%s event row of %d values for %d columns", ev.Op, len(row), len(ev.Table.Columns))
+				}
+			}
+			for _, i := range append(append([]int{}, ev.BeforeUnavailable...), ev.AfterUnavailable...) {
+				if i < 0 || i >= len(ev.Table.Columns) {
+					t.Fatalf("unavailable column %d of %d", i, len(ev.Table.Columns))
+				}
+			}
+		}
+	})
+}
