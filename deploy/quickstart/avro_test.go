@@ -49,7 +49,7 @@ var (
 type avroFixture struct {
 	prefix string
 	enc    *schema.AvroEncoder
-	dec *avroDecoder
+	dec    *avroDecoder
 }
 
 func newAvroFixture(t *testing.T, prefix string) *avroFixture {
