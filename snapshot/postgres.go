@@ -28,6 +28,12 @@ type PostgresConfig struct {
 	Password string
 	// Database is the database to connect to.
 	Database string
+	// SSLMode is libpq's sslmode: disable, allow, prefer (the default),
+	// require, verify-ca or verify-full.
+	SSLMode string
+	// SSLRootCert is the file of the certificate authorities that
+	// verify-ca and verify-full check the server against.
+	SSLRootCert string
 	// Selection picks the tables ("schema.table" patterns) and columns.
 	Selection *sluice.Selection
 	// ConnectTimeout bounds connecting. Default 10 s.
@@ -37,12 +43,13 @@ type PostgresConfig struct {
 	Logger           *slog.Logger
 }
 
-// ConnectPostgres opens a connection without TLS, as application
-// "sluice", with schema.PostgresSessionSettings applied as start-up
-// parameters so that values print in the form package schema reads. Only
-// the fields of cfg are used, never PG* environment variables. It blocks
-// until connected or ConnectTimeout passes. Errors name the cause and the
-// fix and never contain the password.
+// ConnectPostgres opens a connection as application "sluice", with TLS as
+// SSLMode says and schema.PostgresSessionSettings applied as start-up
+// parameters so that values print in the form package schema reads. Host,
+// port, user, password and database come from cfg only; other PG*
+// environment variables (PGSSLCERT, …) apply as in libpq. It blocks until
+// connected or ConnectTimeout passes. Errors name the cause and the fix and
+// never contain the password.
 func ConnectPostgres(ctx context.Context, cfg PostgresConfig) (*pgx.Conn, error) {
 	cc, err := postgresConnConfig(cfg)
 	if err != nil {
@@ -56,16 +63,24 @@ func ConnectPostgres(ctx context.Context, cfg PostgresConfig) (*pgx.Conn, error)
 }
 
 func postgresConnConfig(cfg PostgresConfig) (*pgx.ConnConfig, error) {
-	cc, err := pgx.ParseConfig("sslmode=disable")
-	if err != nil {
-		return nil, fmt.Errorf("postgresql connection settings: %w", err)
-	}
 	if cfg.Port <= 0 || cfg.Port > 65535 {
 		return nil, fmt.Errorf("postgresql port %d out of range: set source.port (PostgreSQL listens on 5432 by default)", cfg.Port)
 	}
-	cc.Host, cc.Port = cfg.Host, uint16(cfg.Port)
-	cc.User, cc.Password, cc.Database = cfg.User, cfg.Password, cfg.Database
-	cc.TLSConfig, cc.Fallbacks = nil, nil
+	mode := cfg.SSLMode
+	if mode == "" {
+		mode = "prefer"
+	}
+	// The password stays out of the parsed string; it is set below.
+	dsn := "host=" + quoteConnValue(cfg.Host) + " port=" + strconv.Itoa(cfg.Port) + " user=" + quoteConnValue(cfg.User) +
+		" dbname=" + quoteConnValue(cfg.Database) + " sslmode=" + quoteConnValue(mode)
+	if cfg.SSLRootCert != "" {
+		dsn += " sslrootcert=" + quoteConnValue(cfg.SSLRootCert)
+	}
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgresql connection settings: %w: check source.host, source.sslmode and source.sslrootcert", err)
+	}
+	cc.Password = cfg.Password
 	cc.ConnectTimeout = cfg.ConnectTimeout
 	if cc.ConnectTimeout <= 0 {
 		cc.ConnectTimeout = 10 * time.Second
@@ -392,6 +407,11 @@ func hexValue(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - '0'
+}
+
+// quoteConnValue quotes a keyword/value connection string value.
+func quoteConnValue(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // quotePostgresLiteral quotes s as an SQL string literal.

@@ -119,12 +119,23 @@ func TestPostgresConnConfig(t *testing.T) {
 	t.Setenv("PGPASSWORD", "from-env")
 	t.Setenv("PGSSLMODE", "require")
 	t.Setenv("PGHOST", "env-host")
-	cc, err := postgresConnConfig(PostgresConfig{Host: "127.0.0.1", Port: 5433, User: "u", Password: "p", Database: "d"})
+	cc, err := postgresConnConfig(PostgresConfig{Host: "127.0.0.1", Port: 5433, User: "u'\\ x", Password: "p", Database: "d b", SSLMode: "disable"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cc.Host != "127.0.0.1" || cc.Port != 5433 || cc.User != "u" || cc.Password != "p" || cc.Database != "d" || cc.TLSConfig != nil || cc.Fallbacks != nil {
+	if cc.Host != "127.0.0.1" || cc.Port != 5433 || cc.User != "u'\\ x" || cc.Password != "p" || cc.Database != "d b" || cc.TLSConfig != nil || len(cc.Fallbacks) != 0 {
 		t.Errorf("config = %+v", cc.Config)
+	}
+	cc, err = postgresConnConfig(PostgresConfig{Host: "db.example", Port: 5432, Password: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// prefer: TLS first, then a plain fallback to the same server.
+	if cc.TLSConfig == nil || len(cc.Fallbacks) != 1 || cc.Fallbacks[0].TLSConfig != nil || cc.Fallbacks[0].Host != "db.example" || cc.Password != "" {
+		t.Errorf("prefer: TLS %v fallbacks %+v password %q", cc.TLSConfig != nil, cc.Fallbacks, cc.Password)
+	}
+	if _, err := postgresConnConfig(PostgresConfig{Host: "h", Port: 1, SSLMode: "verify-full", SSLRootCert: "/nonexistent/ca.pem"}); err == nil || !strings.Contains(err.Error(), "sslrootcert") {
+		t.Errorf("unreadable root certificate: err = %v", err)
 	}
 	for k, v := range map[string]string{"DateStyle": "ISO, YMD", "TimeZone": "UTC", "IntervalStyle": "iso_8601", "application_name": "sluice"} {
 		if cc.RuntimeParams[k] != v {
