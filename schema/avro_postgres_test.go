@@ -179,3 +179,22 @@ func TestAvroUnavailableColumns(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestAvroSchemasParseElsewhere: a second Avro implementation (hamba/avro,
+// which validates defaults and names) parses every schema sluice writes.
+func TestAvroSchemasParseElsewhere(t *testing.T) {
+	for _, tbl := range []*sluice.Table{mysqlAvroTable(), postgresAvroTable(), fuzzAvroTable()} {
+		for _, ub := range []string{"", UnsignedBigintLong} {
+			key, value, err := AvroSchemas(tbl, AvroOptions{TopicPrefix: "a.b", UnsignedBigint: ub})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := AvroBackwardCompatible(value, value); err != nil {
+				t.Errorf("%s value: %v", tbl.FullName(), err)
+			}
+			if err := AvroBackwardCompatible(key, key); err != nil {
+				t.Errorf("%s key: %v", tbl.FullName(), err)
+			}
+		}
+	}
+}
