@@ -17,6 +17,23 @@
 // (binlog_snapshot_file / binlog_snapshot_position); on MySQL to LOCK TABLES
 // … READ on the selected tables, held until the copy is done.
 //
+// PostgreSQL: [RunPostgres] imports the snapshot that creating the
+// replication slot exported (BEGIN ISOLATION LEVEL REPEATABLE READ, READ
+// ONLY; SET TRANSACTION SNAPSHOT), so it sees the database exactly at the
+// slot's consistent point, where the pgoutput stream starts; the exporting
+// replication connection must stay open and idle until the read is done.
+// Inside that transaction it lists the selected tables ([ListPostgresTables]:
+// ordinary and partitioned tables; partitions are read through their
+// partitioned table, as the stream reports them), takes ACCESS SHARE locks on
+// all of them so no ALTER or DROP interleaves, reads their shapes from
+// pg_attribute ([LoadPostgresShape], the columns a Relation message lists)
+// and streams each with COPY (SELECT …) TO STDOUT in text format, parsing the
+// stream line by line into rows without buffering a table. The locks block
+// no row writes; ALTER, DROP, TRUNCATE and VACUUM FULL of a selected table
+// wait until the read ends.
+//
 // Values are converted by package schema, the same mapper the binlog path
-// uses, so a row renders identically from either path (promise 7).
+// (MySQL) or the pgoutput path (PostgreSQL, text format under
+// schema.PostgresSessionSettings on both) uses, so a row renders identically
+// from either path (promise 7).
 package snapshot
