@@ -217,7 +217,7 @@ func TestApplyShapeChange(t *testing.T) {
 		beginWire(0x500, commitAt, 1),
 		ordersRel('d', "id"),
 		msg('I').u32(10).u8('N').tuple(text("1"), text("a"), text("b")),
-		ordersRel('d', "id"), // the same shape again: nothing changes
+		ordersRel('d', "id"), // the same shape again: the same table
 		msg('I').u32(10).u8('N').tuple(text("2"), text("a"), text("b")),
 		rel2,
 		msg('I').u32(10).u8('N').tuple(text("3"), text("7")),
@@ -234,8 +234,8 @@ func TestApplyShapeChange(t *testing.T) {
 	if h.events[0].Table != h.events[1].Table {
 		t.Error("an unchanged Relation message replaced the table shape")
 	}
-	if h.events[2].Table.Columns[1].Kind != sluice.KindInt || sh.changes != 1 {
-		t.Errorf("new shape %+v after %d catalog refreshes, want qty as int after 1", h.events[2].Table.Columns, sh.changes)
+	if h.events[2].Table.Columns[1].Kind != sluice.KindInt || sh.changes != 2 {
+		t.Errorf("new shape %+v after %d catalog refreshes, want qty as int after 2", h.events[2].Table.Columns, sh.changes)
 	}
 	// A tuple of the old shape under the new one is an error, not a guess.
 	err = feed(t, r, h, msg('I').u32(10).u8('N').tuple(text("4"), text("a"), text("b")))
@@ -447,4 +447,22 @@ func FuzzApply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A Relation message that repeats the columns still re-reads the key: a
+// primary key added under REPLICA IDENTITY FULL changes no column flag.
+func TestApplyKeyFromCatalogOnRepeatedRelation(t *testing.T) {
+	r, sh := testReader(nil, map[uint32][]string{})
+	h := &recorder{}
+	full := ordersRel('f', "id", "note", "body")
+	if err := feed(t, r, h, full, msg('I').u32(10).u8('N').tuple(text("1"), null(), null())); err != nil {
+		t.Fatal(err)
+	}
+	sh.keys[10] = []string{"id"}
+	if err := feed(t, r, h, full, msg('I').u32(10).u8('N').tuple(text("2"), null(), null())); err != nil {
+		t.Fatal(err)
+	}
+	if k0, k1 := h.events[0].Table.Key, h.events[1].Table.Key; len(k0) != 0 || !reflect.DeepEqual(k1, []int{0}) {
+		t.Errorf("keys %v then %v, want none then [0]", k0, k1)
+	}
 }

@@ -39,10 +39,10 @@ type relEntry struct {
 // change of the relation is decoded with it (promise 6).
 func (r *Reader) relation(ctx context.Context, m *relationMsg) error {
 	old := r.rels[m.ID]
-	if old != nil && reflect.DeepEqual(old.msg, m) {
-		return nil
-	}
 	if old != nil {
+		// The server re-sends a relation after anything that invalidated
+		// it, also when its columns stayed the same (a primary key added
+		// under REPLICA IDENTITY FULL): read the catalog again.
 		r.shape.changed()
 	}
 	ent := &relEntry{msg: m}
@@ -68,7 +68,7 @@ func (r *Reader) relation(ctx context.Context, m *relationMsg) error {
 		r.log.Warn("table has no primary key and no configured key columns: its records get a null key and are not compacted; set tables.keys to key them",
 			"table", full.FullName())
 	}
-	if old != nil {
+	if old != nil && old.proj != nil && proj.Table != old.proj.Table {
 		r.log.Info("table shape changed; later changes use the new shape", "table", full.FullName(), "columns", len(m.Columns))
 	}
 	ent.selected, ent.full, ent.proj = true, full, proj
