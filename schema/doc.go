@@ -9,8 +9,14 @@
 // [MySQLColumnsQuery]) and converts each field of its text-protocol result
 // rows with [MySQLFieldValue]; the binlog reader describes a table with
 // [MySQLTableFromTableMap] and converts each value go-mysql decoded with
-// [MySQLBinlogValue]. The PostgreSQL sources do the same with the
-// PostgreSQL mapper. Downstream, package tombstone turns change events into
+// [MySQLBinlogValue]. Both PostgreSQL sources describe a table with
+// [PostgresTable] from its attributes (name, type OID, typmod: pg_attribute
+// read with [PostgresAttributesQuery] for the snapshot, the Relation message
+// for pgoutput), resolving types and primary keys through a
+// [PostgresCatalog], and convert every value from PostgreSQL's text output
+// (COPY text for the snapshot, pgoutput's text tuples for the stream, both
+// under [PostgresSessionSettings]) with [PostgresValue]; the same attributes
+// give the same shape and the same text the same value. Downstream, package tombstone turns change events into
 // record keys and values through one of two encoders: [JSONEncoder] (and
 // [AppendJSON] for a single value), or [AvroEncoder], which derives each
 // table shape's key and value schemas ([AvroSchemas]), registers them under
