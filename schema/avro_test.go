@@ -740,3 +740,30 @@ func ExampleAvroSchemas() {
 	// Output:
 	// {"type":"record","name":"Key","namespace":"sluice.shop.orders","fields":[{"name":"id","type":"long","sluice.source.type":"bigint"}]}
 }
+
+// TestAvroNullableKeyColumn: a nullable column configured as a key column
+// is a union in the key, and a NULL there encodes.
+func TestAvroNullableKeyColumn(t *testing.T) {
+	enc, _, cl := newTestAvro(t, AvroOptions{})
+	tbl := &sluice.Table{Database: "d", Name: "t", Columns: []sluice.Column{
+		{Name: "email", Kind: sluice.KindString, SourceType: "varchar", Nullable: true},
+		{Name: "n", Kind: sluice.KindInt, SourceType: "int"},
+	}, Key: []int{0}}
+	key, _, err := AvroSchemas(tbl, AvroOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(key, `{"name":"email","type":["null","string"],"default":null`) {
+		t.Errorf("key schema %s", key)
+	}
+	for _, v := range []any{nil, "a@b.c"} {
+		kb, err := enc.Key(context.Background(), tbl, sluice.Row{v, int64(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := decodeWire(t, cl, kb)
+		if _, g := unwrap(got["email"]); g != v {
+			t.Errorf("key %#v, want email %v", got, v)
+		}
+	}
+}
