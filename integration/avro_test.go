@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/sluice-cdc/sluice/deploy/local"
 	"github.com/sluice-cdc/sluice/schema"
 )
 
@@ -37,12 +38,78 @@ type testRegistry interface {
 	Up(t *testing.T)
 }
 
-// newTestRegistry starts the registry of one test. It is franz-go's
-// srfake served in this process, with BACKWARD compatibility enforced by
-// schema.AvroBackwardCompatible (srfake itself accepts any schema). To run
-// the Avro tests against a real registry process, return one started by
-// deploy/local instead; the tests use only the testRegistry methods.
-func newTestRegistry(t *testing.T) testRegistry { return newFakeRegistry(t) }
+// newTestRegistry gives a test its registry: the real one deploy/local
+// runs (Apicurio Registry's Confluent-compatible API, global compatibility
+// BACKWARD), shared by the tests of a run. newFakeRegistry, franz-go's
+// srfake in this process with BACKWARD enforced by
+// schema.AvroBackwardCompatible, is the in-process alternative; the tests
+// use only the testRegistry methods, so either serves.
+func newTestRegistry(t *testing.T) testRegistry { return newLocalRegistry(t) }
+
+var (
+	sharedRegistryOnce sync.Once
+	sharedRegistry     *local.Registry
+	sharedRegistryErr  error
+)
+
+// localRegistry is the registry process of deploy/local; Down kills it,
+// Up restarts it on the same port with the same schemas.
+type localRegistry struct {
+	reg  *local.Registry
+	cl   *sr.Client
+	down bool
+}
+
+func newLocalRegistry(t *testing.T) testRegistry {
+	t.Helper()
+	sharedRegistryOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+		defer cancel()
+		start := time.Now()
+		sharedRegistry, sharedRegistryErr = local.StartRegistry(ctx, local.RegistryOptions{})
+		t.Logf("schema registry started in %v", time.Since(start).Round(time.Millisecond))
+	})
+	if sharedRegistryErr != nil {
+		t.Fatalf("start schema registry: %v", sharedRegistryErr)
+	}
+	cl, err := sharedRegistry.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &localRegistry{reg: sharedRegistry, cl: cl}
+}
+
+// stopTestRegistry stops the shared registry, if a test started it.
+func stopTestRegistry() {
+	if sharedRegistry != nil {
+		sharedRegistry.Stop()
+	}
+}
+
+func (r *localRegistry) URL() string        { return r.reg.URL() }
+func (r *localRegistry) Client() *sr.Client { return r.cl }
+
+// Down kills the registry; it comes back at Up, or when the test ends, for
+// the tests after it.
+func (r *localRegistry) Down(t *testing.T) {
+	r.reg.Kill()
+	r.down = true
+	t.Cleanup(func() {
+		if r.down {
+			r.Up(t)
+		}
+	})
+}
+
+func (r *localRegistry) Up(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := r.reg.Restart(ctx); err != nil {
+		t.Fatalf("restart schema registry: %v", err)
+	}
+	r.down = false
+}
 
 // newAvroFixture is newFixture with format avro and a registry of its own.
 func newAvroFixture(t *testing.T) *fixture {

@@ -68,6 +68,7 @@ func testMain(m *testing.M) int {
 	if aux != nil {
 		aux.Stop()
 	}
+	stopTestRegistry()
 	stopPostgres()
 	return code
 }
