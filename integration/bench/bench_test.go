@@ -76,10 +76,10 @@ func TestShareBetween(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	a := cpuSample{at: t0, busy: 10 * time.Second, byRole: map[string]time.Duration{"kafka": time.Second}}
 	b := cpuSample{at: t0.Add(2 * time.Second), busy: 13 * time.Second, byRole: map[string]time.Duration{
-		"sluice": 1500 * time.Millisecond, "kafka": 2 * time.Second, "mariadb": 200 * time.Millisecond}}
+		"sluice": 1500 * time.Millisecond, "kafka": 2 * time.Second, "database": 200 * time.Millisecond}}
 	s := shareBetween(a, b)
 	near := func(got, want float64) bool { return got > want-1e-9 && got < want+1e-9 }
-	if !near(s.Sluice, 0.75) || !near(s.Kafka, 0.5) || !near(s.MariaDB, 0.1) || !near(s.Other, 0.15) {
+	if !near(s.Sluice, 0.75) || !near(s.Kafka, 0.5) || !near(s.DB, 0.1) || !near(s.Other, 0.15) {
 		t.Errorf("got %+v", s)
 	}
 	if z := shareBetween(b, b); z != (cpuShare{}) {
@@ -96,7 +96,7 @@ func TestDescendants(t *testing.T) {
 }
 
 func TestCPURole(t *testing.T) {
-	for comm, want := range map[string]string{"sluice": "sluice", "mariadbd": "mariadb", "java": "kafka", "perf": "bench", "bench": "bench"} {
+	for comm, want := range map[string]string{"sluice": "sluice", "mariadbd": "database", "postgres": "database", "java": "kafka", "perf": "bench", "bench": "bench"} {
 		if got := cpuRole(comm); got != want {
 			t.Errorf("cpuRole(%q) = %q, want %q", comm, got, want)
 		}
@@ -107,11 +107,13 @@ func TestIsForeignLoad(t *testing.T) {
 	for cmd, want := range map[string]bool{
 		"/usr/sbin/mariadbd --no-defaults --datadir=/tmp/x":             true,
 		"/usr/bin/java -Xmx512m -cp /c/* kafka.Kafka /tmp/server.props": true,
-		"go test -race ./...":                          true,
-		"/tmp/go-build1/b001/integration.test -test.v": true,
-		"go build ./cmd/sluice":                        false,
-		"bash":                                         false,
-		"":                                             false,
+		"/usr/lib/postgresql/15/bin/postgres -D /tmp/x/data":            true,
+		"postgres: 15/main: walwriter":                                  false,
+		"go test -race ./...":                                           true,
+		"/tmp/go-build1/b001/integration.test -test.v":                  true,
+		"go build ./cmd/sluice":                                         false,
+		"bash":                                                          false,
+		"":                                                              false,
 	} {
 		if got := isForeignLoad(cmd); got != want {
 			t.Errorf("isForeignLoad(%q) = %v, want %v", cmd, got, want)

@@ -30,11 +30,34 @@ type options struct {
 	sluiceArgs []string
 	brokerCfg  bool
 	only       map[string]bool // phases to run; nil runs all
+	sources    []string        // "mysql", "postgresql", in that order
+	formats    []string        // "json", "avro"; the first is the main format
+}
+
+// mysql and postgres report whether the source runs.
+func (o options) mysql() bool    { return slices.Contains(o.sources, "mysql") }
+func (o options) postgres() bool { return slices.Contains(o.sources, "postgresql") }
+
+// avro reports whether any phase uses Avro (and so the registry).
+func (o options) avro() bool { return slices.Contains(o.formats, "avro") }
+
+// parseChoice reads a value of -source or -format: one of choices, or
+// "both" for all of them in their order.
+func parseChoice(flagName, s string, choices ...string) ([]string, error) {
+	if s == "both" {
+		return choices, nil
+	}
+	if slices.Contains(choices, s) {
+		return []string{s}, nil
+	}
+	return nil, fmt.Errorf("-%s: unknown value %q (choose %s or both)", flagName, s, strings.Join(choices, ", "))
 }
 
 // phaseNames are the phases -only may name; the snapshot of the main
 // table always runs, because the streams resume from its checkpoint.
-var phaseNames = []string{"small", "multi", "single", "tx", "10x"}
+// small and 10x are MariaDB's alone; multi, single and tx run on every
+// -source; encoders is the schema package's micro-benchmarks.
+var phaseNames = []string{"small", "multi", "single", "tx", "10x", "encoders"}
 
 // runs reports whether the phase named name runs.
 func (o options) runs(name string) bool {
@@ -69,7 +92,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 func main() {
 	var o options
 	var args listFlag
-	var only string
+	var only, source, format string
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file the results are written to")
 	flag.Int64Var(&o.rows, "rows", 1_000_000, "rows of the main table: the snapshot, the multi-row and the one-transaction backlogs")
 	flag.Int64Var(&o.singleRows, "single-rows", 1_000_000, "single-row transactions in the single-row backlog")
@@ -82,6 +105,8 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	flag.Var(&args, "sluice-flag", "extra flag for `sluice run`, e.g. --kafka.linger=10ms (repeatable)")
 	flag.StringVar(&only, "only", "", "run only these phases besides the main snapshot, comma-separated: "+strings.Join(phaseNames, ",")+" (for profiling one path; the report then lacks the others)")
+	flag.StringVar(&source, "source", "both", "source databases to measure: mysql (MariaDB), postgresql or both")
+	flag.StringVar(&format, "format", "both", "record formats: json, avro or both; with both, the main snapshot and the multi-row stream run in each and the other phases in json")
 	flag.BoolVar(&o.brokerCfg, "test-broker-topics", false, "keep the test broker's topic settings (1 MB segments, compaction every second) instead of Kafka's defaults")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./integration/bench [flags]\n\n"+
@@ -96,6 +121,14 @@ func main() {
 	o.sluiceArgs = args
 	var err error
 	if o.only, err = parseOnly(only); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if o.sources, err = parseChoice("source", source, "mysql", "postgresql"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if o.formats, err = parseChoice("format", format, "json", "avro"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
@@ -158,33 +191,34 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	say("Starting MariaDB and Kafka (deploy/local) under %s", work)
-	db, kafka, err := local.StartMariaDBAndKafka(ctx, work, false)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		say("Stopping Kafka and MariaDB")
-		if err := local.StopMariaDBAndKafka(db, kafka); err != nil {
-			say("stop servers: %v", err)
-		}
-	}()
-	offs, err := newOffsets(kafka.Bootstrap())
-	if err != nil {
-		return err
-	}
-	defer offs.close()
-	b := &bench{work: work, bin: bin, db: db, kafka: kafka, offs: offs, profile: o.profile,
-		extra: o.sluiceArgs, idleWait: o.idleWait}
+	b := &bench{work: work, bin: bin, profile: o.profile, extra: o.sluiceArgs, idleWait: o.idleWait}
 	if !o.brokerCfg {
 		b.topicCfg = kafkaDefaultTopicConfig
 	}
-	if err := describeMachine(ctx, res, db, root); err != nil {
+	if err := b.startServers(ctx, o); err != nil {
 		return err
 	}
-
-	if err := b.runPhases(ctx, o, res); err != nil {
+	defer b.stopServers()
+	if err := describeMachine(ctx, res, b.db, root); err != nil {
 		return err
+	}
+	if o.runs("encoders") {
+		say("Encoders alone: go test -run '^$' -bench 'Avro|JSON' -benchmem ./schema/")
+		_ = waitIdle(ctx, b.idleWait)
+		if res.Encoders, err = runEncoderBenchmarks(ctx, root); err != nil {
+			return err
+		}
+	}
+
+	if o.mysql() {
+		if err := b.runPhases(ctx, o, res); err != nil {
+			return err
+		}
+	}
+	if o.postgres() {
+		if err := b.runPostgres(ctx, o, res); err != nil {
+			return err
+		}
 	}
 	res.Elapsed = time.Since(began)
 	res.LoadEnd = loadAverage()
@@ -252,22 +286,32 @@ func (b *bench) runPhases(ctx context.Context, o options, res *results) error {
 
 	if o.runs("small") {
 		smallName := "bench-small"
-		res.SnapshotSmall = &phase{Key: "snapshot-small", Title: "Snapshot of " + thousands(small) + " rows", Snapshot: true,
+		res.SnapshotSmall = &phase{Key: "snapshot-small", Source: "mysql", Format: "json", Title: "Snapshot of " + thousands(small) + " rows", Snapshot: true,
 			Topic: topicOf(smallName, "small"), Records: small}
 		if err := b.measure(ctx, res.SnapshotSmall, b.config(smallName, benchDB+".small")); err != nil {
 			return err
 		}
 	}
 
-	mainCfg := b.config("bench", benchDB+".orders", benchDB+".orders_tx")
-	res.Snapshot = &phase{Key: "snapshot", Title: "Snapshot of " + thousands(o.rows) + " rows", Snapshot: true,
-		Topic: topicOf("bench", "orders"), Records: o.rows}
-	if err := b.measure(ctx, res.Snapshot, mainCfg); err != nil {
-		return err
+	include := []string{benchDB + ".orders", benchDB + ".orders_tx"}
+	for i, f := range o.formats {
+		ph := &phase{Key: "snapshot-" + f, Source: "mysql", Format: f, Title: "Snapshot of " + thousands(o.rows) + " rows", Snapshot: true,
+			Topic: topicOf(mysqlSourceName(f), "orders"), Records: o.rows}
+		if len(o.formats) > 1 {
+			ph.Title += ", " + f
+		}
+		if err := b.measure(ctx, ph, b.mysqlConfig(f, include...)); err != nil {
+			return err
+		}
+		if i == 0 {
+			res.Snapshot = ph
+		}
+		res.addFormat("mysql", "snapshot", ph)
 	}
+	mainCfg := b.mysqlConfig(o.formats[0], include...)
 
 	if o.runs("multi") {
-		if err := b.streamMulti(ctx, o, res, mainCfg); err != nil {
+		if err := b.streamMulti(ctx, o, res, include); err != nil {
 			return err
 		}
 	}
@@ -288,7 +332,7 @@ func (b *bench) runPhases(ctx context.Context, o options, res *results) error {
 			return err
 		}
 		name := "bench-10x"
-		res.Snapshot10 = &phase{Key: "snapshot-10x", Title: "Snapshot of " + thousands(big) + " rows", Snapshot: true,
+		res.Snapshot10 = &phase{Key: "snapshot-10x", Source: "mysql", Format: "json", Title: "Snapshot of " + thousands(big) + " rows", Snapshot: true,
 			Topic: topicOf(name, "orders_10x"), Records: big}
 		if err := b.measure(ctx, res.Snapshot10, b.config(name, benchDB+".orders_10x")); err != nil {
 			return err
@@ -298,8 +342,9 @@ func (b *bench) runPhases(ctx context.Context, o options, res *results) error {
 }
 
 // streamMulti measures the drain of one change per row in transactions of
-// o.chunk rows.
-func (b *bench) streamMulti(ctx context.Context, o options, res *results, cfg sluiceConfig) error {
+// o.chunk rows, once per format: each format's source drains the same
+// backlog from its own checkpoint.
+func (b *bench) streamMulti(ctx context.Context, o options, res *results, include []string) error {
 	stmts := (o.rows + o.chunk - 1) / o.chunk
 	say("Multi-row backlog: %d UPDATEs of %d rows each, written while sluice is stopped", stmts, o.chunk)
 	bl, err := b.prepareBacklog(ctx, fmt.Sprintf("%s UPDATE statements of %s rows, one transaction each", thousands(stmts), thousands(o.chunk)), o.rows,
@@ -307,9 +352,22 @@ func (b *bench) streamMulti(ctx context.Context, o options, res *results, cfg sl
 	if err != nil {
 		return err
 	}
-	res.StreamMulti = &phase{Key: "stream-multi", Title: fmt.Sprintf("Stream of %s changes in %s-row transactions", thousands(o.rows), thousands(o.chunk)),
-		Topic: topicOf("bench", "orders"), Records: o.rows, Backlog: bl}
-	return b.measure(ctx, res.StreamMulti, cfg)
+	for i, f := range o.formats {
+		ph := &phase{Key: "stream-multi-" + f, Source: "mysql", Format: f,
+			Title: fmt.Sprintf("Stream of %s changes in %s-row transactions", thousands(o.rows), thousands(o.chunk)),
+			Topic: topicOf(mysqlSourceName(f), "orders"), Records: o.rows, Backlog: bl}
+		if len(o.formats) > 1 {
+			ph.Title += ", " + f
+		}
+		if err := b.measure(ctx, ph, b.mysqlConfig(f, include...)); err != nil {
+			return err
+		}
+		if i == 0 {
+			res.StreamMulti = ph
+		}
+		res.addFormat("mysql", "stream", ph)
+	}
+	return nil
 }
 
 // streamSingle measures the drain of single-row transactions.
@@ -325,7 +383,7 @@ func (b *bench) streamSingle(ctx context.Context, o options, res *results, cfg s
 		return fmt.Errorf("single-row backlog: %d transactions in the binary log, want %d", bl.Txns, n)
 	}
 	res.StreamSingle = &phase{Key: "stream-single", Title: fmt.Sprintf("Stream of %s single-row transactions", thousands(n)),
-		Topic: topicOf("bench", "orders"), Records: n, Backlog: bl}
+		Topic: topicOf(cfg.Name, "orders"), Records: n, Backlog: bl, Source: "mysql", Format: cfg.Format}
 	return b.measure(ctx, res.StreamSingle, cfg)
 }
 
@@ -338,7 +396,7 @@ func (b *bench) streamTx(ctx context.Context, o options, res *results, cfg sluic
 		return err
 	}
 	res.StreamTx = &phase{Key: "stream-tx", Title: fmt.Sprintf("Stream of one %s-row transaction", thousands(o.rows)),
-		Topic: topicOf("bench", "orders_tx"), Records: o.rows, Backlog: bl}
+		Topic: topicOf(cfg.Name, "orders_tx"), Records: o.rows, Backlog: bl, Source: "mysql", Format: cfg.Format}
 	return b.measure(ctx, res.StreamTx, cfg)
 }
 

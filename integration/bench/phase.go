@@ -17,6 +17,8 @@ import (
 type phase struct {
 	Key      string // short name, also the file name of its log
 	Title    string
+	Source   string // "mysql" or "postgresql"
+	Format   string // "json" or "avro"
 	Snapshot bool   // a snapshot, else a stream drain
 	Topic    string // the topic whose records are counted
 	Records  int64  // records the phase adds to Topic
@@ -76,13 +78,18 @@ type backlog struct {
 	// without perf).
 	DecodeShare   cpuShare
 	DecodeProfile *profile
+	// Recv is PostgreSQL's ceiling: pg_recvlogical over the same range
+	// (DecodeShare is then its share); nil on MySQL.
+	Recv *recvRun
 }
 
 // bench holds what every phase shares.
 type bench struct {
-	work     string // working directory: configs, logs, perf data
-	bin      string // the sluice binary
-	db       *local.MariaDB
+	work     string          // working directory: configs, logs, perf data
+	bin      string          // the sluice binary
+	db       *local.MariaDB  // nil when MySQL is not measured
+	pg       *local.Postgres // nil when PostgreSQL is not measured
+	reg      *local.Registry // nil without Avro
 	kafka    *local.Kafka
 	offs     *offsets
 	profile  bool
@@ -91,8 +98,8 @@ type bench struct {
 	idleWait time.Duration // longest wait for an idle machine before a phase
 }
 
-// config returns a sluice configuration for source name capturing
-// include.
+// config returns a sluice configuration for the MariaDB source name
+// capturing include, in format json.
 func (b *bench) config(name string, include ...string) sluiceConfig {
 	return sluiceConfig{
 		Name:            name,
@@ -102,7 +109,35 @@ func (b *bench) config(name string, include ...string) sluiceConfig {
 		TopicPrefix:     name,
 		CheckpointTopic: name + ".checkpoints",
 		TopicConfig:     b.topicCfg,
+		Format:          "json",
+		password:        b.db.Password(),
 	}
+}
+
+// mysqlConfig returns the configuration of the main MariaDB source in
+// format: source "bench" for json (the name earlier reports used),
+// "bench-avro" for avro.
+func (b *bench) mysqlConfig(format string, include ...string) sluiceConfig {
+	c := b.config(mysqlSourceName(format), include...)
+	c.Format, c.RegistryURL = format, b.registryURL()
+	return c
+}
+
+// mysqlSourceName is the sluice source name of the main MariaDB phases in
+// a format.
+func mysqlSourceName(format string) string {
+	if format == "json" {
+		return "bench"
+	}
+	return "bench-" + format
+}
+
+// registryURL is the schema registry's URL, "" without one.
+func (b *bench) registryURL() string {
+	if b.reg == nil {
+		return ""
+	}
+	return b.reg.URL()
 }
 
 // topic is the topic of a bench table under source name.
@@ -126,7 +161,7 @@ func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err e
 	if err != nil {
 		return err
 	}
-	proc, err := startSluice(b.bin, path, logPath, b.extra, sluiceEnv(os.Environ(), b.db.Password()))
+	proc, err := startSluice(b.bin, path, logPath, b.extra, sluiceEnv(os.Environ(), cfg.password))
 	if err != nil {
 		return err
 	}

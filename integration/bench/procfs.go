@@ -163,8 +163,8 @@ func cpuRole(comm string) string {
 	switch {
 	case comm == "sluice":
 		return "sluice"
-	case strings.HasPrefix(comm, "mariadb") || strings.HasPrefix(comm, "mysqld"):
-		return "mariadb"
+	case strings.HasPrefix(comm, "mariadb") || strings.HasPrefix(comm, "mysqld") || strings.HasPrefix(comm, "postgres"):
+		return "database"
 	case comm == "java":
 		return "kafka"
 	default:
@@ -204,7 +204,7 @@ func sampleCPU() (cpuSample, error) {
 // samples. Other is the machine's busy time not spent by the bench's tree:
 // other people's work on the machine.
 type cpuShare struct {
-	Sluice, MariaDB, Kafka, Bench, Other float64
+	Sluice, DB, Kafka, Bench, Other float64
 }
 
 // shareBetween computes the cores used between a and b. A process that
@@ -220,8 +220,8 @@ func shareBetween(a, b cpuSample) cpuShare {
 		v := (b.byRole[role] - a.byRole[role]).Seconds()
 		return max(v, 0) / wall
 	}
-	s := cpuShare{Sluice: d("sluice"), MariaDB: d("mariadb"), Kafka: d("kafka"), Bench: d("bench")}
-	s.Other = max((b.busy-a.busy).Seconds()/wall-s.Sluice-s.MariaDB-s.Kafka-s.Bench, 0)
+	s := cpuShare{Sluice: d("sluice"), DB: d("database"), Kafka: d("kafka"), Bench: d("bench")}
+	s.Other = max((b.busy-a.busy).Seconds()/wall-s.Sluice-s.DB-s.Kafka-s.Bench, 0)
 	return s
 }
 
@@ -264,7 +264,7 @@ func isForeignLoad(cmdline string) bool {
 	}
 	base := filepath.Base(f[0])
 	switch {
-	case base == "mariadbd" || base == "mysqld":
+	case base == "mariadbd" || base == "mysqld" || base == "postgres":
 		return true
 	case strings.Contains(cmdline, "kafka.Kafka"):
 		return true

@@ -51,6 +51,40 @@ type results struct {
 
 	SnapshotSmall, Snapshot, Snapshot10 *phase
 	StreamMulti, StreamSingle, StreamTx *phase
+
+	PG       *pgResults     // nil when PostgreSQL was not measured
+	Formats  []formatRun    // the phases run in more than one format
+	Encoders []encoderBench // the schema package's micro-benchmarks, nil when not run
+}
+
+// formatRun is one phase measured in one format, for the JSON/Avro
+// comparison.
+type formatRun struct {
+	Source string // "mysql" or "postgresql"
+	Kind   string // "snapshot" or "stream"
+	Phase  *phase
+}
+
+// addFormat records ph for the format comparison.
+func (r *results) addFormat(source, kind string, ph *phase) {
+	r.Formats = append(r.Formats, formatRun{Source: source, Kind: kind, Phase: ph})
+}
+
+// formatPair returns the json and the avro run of one source and kind,
+// nil for a format that did not run.
+func (r *results) formatPair(source, kind string) (json, avro *phase) {
+	for _, f := range r.Formats {
+		if f.Source != source || f.Kind != kind {
+			continue
+		}
+		switch f.Phase.Format {
+		case "json":
+			json = f.Phase
+		case "avro":
+			avro = f.Phase
+		}
+	}
+	return json, avro
 }
 
 // phases returns the phases that ran, in order.
@@ -91,16 +125,19 @@ func describeMachine(ctx context.Context, r *results, db *local.MariaDB, root st
 		"Disk: the system's temporary directory (" + os.TempDir() + ")",
 	}
 
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
+	mariadb := "not measured"
+	if db != nil {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		v, err := conn.Execute("SELECT VERSION()")
+		if err != nil {
+			return fmt.Errorf("read mariadb version: %w", err)
+		}
+		mariadb, _ = v.GetString(0, 0)
 	}
-	defer conn.Close()
-	v, err := conn.Execute("SELECT VERSION()")
-	if err != nil {
-		return fmt.Errorf("read mariadb version: %w", err)
-	}
-	mariadb, _ := v.GetString(0, 0)
 	kafka := "unknown"
 	if libs, err := local.InstallKafka(ctx); err == nil {
 		if jars, _ := filepath.Glob(filepath.Join(libs, "kafka_*.jar")); len(jars) > 0 {
@@ -171,8 +208,15 @@ var components = []struct {
 	{"&nbsp;&nbsp;row images decoded (`RowsEvent.DecodeData`)", []string{"github.com/go-mysql-org/go-mysql/replication.(*RowsEvent).DecodeData"}},
 	{"binlog: events → changes (`binlog.Reader.handle`)", []string{"github.com/sluice-cdc/sluice/binlog.(*Reader).handle"}},
 	{"&nbsp;&nbsp;binlog values → Go values (`schema.MySQLBinlogValue`)", []string{"github.com/sluice-cdc/sluice/schema.MySQLBinlogValue"}},
+	{"snapshot (PostgreSQL): COPY text read (`copyPostgresTable`)", []string{"github.com/sluice-cdc/sluice/snapshot.copyPostgresTable"}},
+	{"&nbsp;&nbsp;COPY lines → rows (`copyRows.line`)", []string{"github.com/sluice-cdc/sluice/snapshot.(*copyRows).line"}},
+	{"pgoutput: stream loop (`pgoutput.Reader.stream`)", []string{"github.com/sluice-cdc/sluice/pgoutput.(*Reader).stream"}},
+	{"&nbsp;&nbsp;messages → changes (`pgoutput.Reader.apply`)", []string{"github.com/sluice-cdc/sluice/pgoutput.(*Reader).apply"}},
+	{"&nbsp;&nbsp;&nbsp;&nbsp;text values → Go values (`schema.postgresValue`)", []string{"github.com/sluice-cdc/sluice/schema.postgresValue"}},
 	{"change → records (`pipeline.Change`)", []string{"main.(*pipeline).Change"}},
 	{"&nbsp;&nbsp;JSON values (`schema.JSONEncoder.Value`)", []string{"github.com/sluice-cdc/sluice/schema.(*JSONEncoder).Value"}},
+	{"&nbsp;&nbsp;Avro values (`schema.AvroEncoder.AppendValue`)", []string{"github.com/sluice-cdc/sluice/schema.(*AvroEncoder).AppendValue", "github.com/sluice-cdc/sluice/schema.(*AvroEncoder).Value"}},
+	{"&nbsp;&nbsp;Avro keys (`schema.AvroEncoder.Key`)", []string{"github.com/sluice-cdc/sluice/schema.(*AvroEncoder).Key"}},
 	{"&nbsp;&nbsp;JSON keys (`schema.JSONEncoder.Key`)", []string{"github.com/sluice-cdc/sluice/schema.(*JSONEncoder).Key"}},
 	{"&nbsp;&nbsp;hand-off to the Kafka client (`sink.Producer.Produce`)", []string{"github.com/sluice-cdc/sluice/sink.(*Producer).Produce"}},
 	{"Kafka client: batches written to the broker (franz-go broker loop)", []string{"github.com/twmb/franz-go/pkg/kgo.(*broker).handleReqs"}},
@@ -230,9 +274,7 @@ func (r *results) markdown() string {
 	w("# Benchmarks\n\n")
 	w("Written by `make bench` (`go run ./integration/bench -out BENCHMARKS.md`) on %s; the run took %s.\n",
 		r.Began.UTC().Format("2006-01-02 15:04 MST"), r.Elapsed.Round(time.Second))
-	w("sluice copies a %s-row table (10 mixed columns, %.0f bytes per row as text) into a real Kafka broker, then drains\n"+
-		"backlogs of changes from the binary log. MariaDB, Kafka and sluice share the machine below.\n\n",
-		thousands(o.rows), float64(r.ClientRead.Bytes)/float64(o.rows))
+	w("%s", r.intro())
 
 	w("## Results\n\n")
 	w("| metric | figure | target | met? |\n|---|---|---|---|\n")
@@ -280,7 +322,9 @@ func (r *results) markdown() string {
 		w("| sluice peak RSS, streams: %s-row transactions / single-row / one %s-row transaction | **%s** | ≤ 150 MB, one huge transaction no bigger (≤ %.0f%%) | %s |\n",
 			thousands(o.chunk), thousands(o.rows), strings.Join(figs, " / "), (flatFactor-1)*100, yesNo(ok))
 	}
-	for _, p := range r.phases() {
+	w("%s", r.pgResultRows())
+	w("%s", r.formatResultRows())
+	for _, p := range r.allPhases() {
 		w("| sluice CPU per 1 M records, %s | %.2f s | — | |\n", lowerFirst(p.Title), p.CPUPerMillion().Seconds())
 	}
 	w("\n")
@@ -292,22 +336,30 @@ func (r *results) markdown() string {
 	w("Each phase is a fresh `sluice run` process. *Start-up* is from starting it to the first new record in Kafka; *drain* from\n" +
 		"there to the last; *CPU* is sluice's user+system time at that moment (start-up included); *cores* is the average number of\n" +
 		"cores each party used over the whole phase (*bench* is this program and perf; *other* is everything else on the machine).\n\n")
-	w("| phase | records | start-up | drain | total | records/s | sluice CPU | CPU / 1 M | peak RSS | cores: sluice / MariaDB / Kafka / bench / other |\n")
+	w("| phase | records | start-up | drain | total | records/s | sluice CPU | CPU / 1 M | peak RSS | cores: sluice / database / Kafka (and registry) / bench / other |\n")
 	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	for _, p := range r.phases() {
+	for _, p := range r.allPhases() {
 		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s / %s / %s |\n",
 			p.Title, thousands(p.Records), secs(p.Startup()), secs(p.Drain()), secs(p.Total()), thousands(int64(p.Rate())),
 			secs(p.CPU), secs(p.CPUPerMillion()), mb(p.PeakRSS),
-			cores(p.Share.Sluice), cores(p.Share.MariaDB), cores(p.Share.Kafka), cores(p.Share.Bench), cores(p.Share.Other))
+			cores(p.Share.Sluice), cores(p.Share.DB), cores(p.Share.Kafka), cores(p.Share.Bench), cores(p.Share.Other))
 	}
 	w("\n")
-	for _, p := range r.phases() {
+	var logs []string // each distinct message once, in order
+	logPhases := map[string][]string{}
+	for _, p := range r.allPhases() {
 		if p.Busy != "" {
 			w("- %s: the machine was busy when it began (%s).\n", p.Title, p.Busy)
 		}
-		if len(p.Logs) > 0 {
-			w("- %s: sluice logged %s.\n", p.Title, strings.Join(quoteAll(p.Logs), "; "))
+		for _, l := range p.Logs {
+			if logPhases[l] == nil {
+				logs = append(logs, l)
+			}
+			logPhases[l] = append(logPhases[l], p.Title)
 		}
+	}
+	for _, l := range logs {
+		w("- sluice logged `%s` in: %s.\n", l, strings.Join(logPhases[l], "; "))
 	}
 
 	w("\n## Ceilings on this machine, same run\n\n")
@@ -326,7 +378,9 @@ func (r *results) markdown() string {
 			cores(p.Backlog.DecodeShare.Bench), cores(p.Backlog.DecodeShare.Other),
 			100*p.Rate()/(float64(d.Rows)/d.Elapsed.Seconds()))
 	}
+	w("%s", r.pgCeilingRows())
 	w("\n")
+	w("%s", r.formatSection())
 
 	w("## Method\n\n")
 	w("### Machine and versions\n\n")
@@ -340,7 +394,7 @@ func (r *results) markdown() string {
 
 	w("### sluice settings\n\n")
 	w("Defaults except where named: `kafka.linger` 5ms, `kafka.compression` lz4, `kafka.max_buffered_records` 10000, `kafka.partitions` 1,\n" +
-		"`kafka.checkpoint_interval` 1s, `format` json, `log.level` info, `log.format` json.\n")
+		"`kafka.checkpoint_interval` 1s, `format` json (avro where a phase says so), `log.level` info, `log.format` json.\n")
 	if len(o.sluiceArgs) > 0 {
 		w("Extra flags: `%s`.\n", strings.Join(o.sluiceArgs, " "))
 	}
@@ -351,12 +405,15 @@ func (r *results) markdown() string {
 			"`min.cleanable.dirty.ratio` 0.5) instead of the test broker's 1 MB segments and 1%% dirty ratio, so the broker does not\n" +
 			"compact continuously during the measurement (`-test-broker-topics` keeps the test settings).\n")
 	}
-	w("\n### The table\n\n")
-	w("`bench.orders`: `id BIGINT` primary key, `customer_id INT`, `sku VARCHAR(24)`, `qty SMALLINT`, `price DECIMAL(10,2)`,\n"+
-		"`status ENUM(5 values)`, `created_at DATETIME(6)`, `updated_at TIMESTAMP(3)`, `note VARCHAR(40)` (10%% NULL, else 20–40 characters),\n"+
-		"`flags TINYINT UNSIGNED`; utf8mb4, InnoDB. Rows are generated by the server from the SEQUENCE engine\n"+
-		"(`INSERT … SELECT … FROM seq_1_to_N`, %s per statement) with the binary log off for the session, so loading is\n"+
-		"neither measured nor streamed (%s rows loaded in %s).\n\n", thousands(loadChunk), thousands(o.rows), secs(r.LoadTime))
+	if r.ClientRead != nil {
+		w("\n### The table\n\n")
+		w("`bench.orders`: `id BIGINT` primary key, `customer_id INT`, `sku VARCHAR(24)`, `qty SMALLINT`, `price DECIMAL(10,2)`,\n"+
+			"`status ENUM(5 values)`, `created_at DATETIME(6)`, `updated_at TIMESTAMP(3)`, `note VARCHAR(40)` (10%% NULL, else 20–40 characters),\n"+
+			"`flags TINYINT UNSIGNED`; utf8mb4, InnoDB. Rows are generated by the server from the SEQUENCE engine\n"+
+			"(`INSERT … SELECT … FROM seq_1_to_N`, %s per statement) with the binary log off for the session, so loading is\n"+
+			"neither measured nor streamed (%s rows loaded in %s).\n\n", thousands(loadChunk), thousands(o.rows), secs(r.LoadTime))
+	}
+	w("%s", r.pgMethod())
 
 	w("### How each figure is taken\n\n")
 	w("- **Snapshot rows/s**: sluice starts with no checkpoint; the bench polls the topic's end offsets (kadm `ListEndOffsets`)\n" +
@@ -379,9 +436,10 @@ func (r *results) markdown() string {
 		"  record arrived, scaled to 1 M records. It includes start-up.\n")
 	w("- **Peak RSS**: `VmHWM` from `/proc/<pid>/status` at the same moment. Each phase is a fresh process, so each figure is the\n" +
 		"  peak of that phase alone.\n")
-	w("- **Cores**: CPU time of the bench's process tree by role (sluice, mariadbd, java, the rest) and of the whole machine\n" +
+	w("- **Cores**: CPU time of the bench's process tree by role (sluice, the database server: mariadbd or postgres and its\n" +
+		"  backends, java: Kafka and the schema registry, the rest) and of the whole machine\n" +
 		"  (`/proc/stat`) between the phase's start and its end.\n")
-	w("- **Idle machine**: before the run and before each phase the bench waits (up to %s) until no other `mariadbd`, Kafka broker,\n"+
+	w("- **Idle machine**: before the run and before each phase the bench waits (up to %s) until no other `mariadbd`, `postgres`, Kafka broker,\n"+
 		"  `go test` or test binary runs and other processes use under a quarter of a core.\n", o.idleWait)
 	if r.NoProfile != "" {
 		w("- **Profiles**: none in this run: %s.\n", r.NoProfile)
@@ -402,7 +460,7 @@ func (r *results) markdown() string {
 		w("From perf, per phase. Percentages are of sluice's samples in that phase (all its threads). *Inclusive* is the share of\n" +
 			"samples with the named function anywhere on the stack, so nested parts overlap (an indented part is inside the one\n" +
 			"above it); *self* is time in a function's or a package's own code.\n\n")
-		for _, p := range r.phases() {
+		for _, p := range r.allPhases() {
 			if p.Profile == nil {
 				continue
 			}
@@ -456,7 +514,7 @@ func (r *results) markdown() string {
 	}
 
 	w("## Reproduce\n\n")
-	w("```sh\nmake bench                                     # this report\ngo run ./integration/bench -scale10=false      # without the 10× snapshot (about 2.5 minutes less)\ngo run ./integration/bench -only single -keep  # the main snapshot and one stream, perf data kept\ngo run ./integration/bench -help               # every option\n```\n\n")
+	w("```sh\nmake bench                                     # this report\ngo run ./integration/bench -scale10=false      # without the 10× snapshot (about 2.5 minutes less)\ngo run ./integration/bench -only single -keep  # the main snapshot and one stream, perf data kept\ngo run ./integration/bench -source=postgresql -format=json  # PostgreSQL alone, JSON alone\ngo run ./integration/bench -source=mysql -only multi,encoders  # MariaDB: snapshot and multi-row stream in both formats, encoders\ngo run ./integration/bench -help               # every option\n```\n\n")
 	w("The bench needs what `make test` needs (MariaDB from Debian's packages, Kafka from Maven Central, both installed and cached\n"+
 		"on first use) and, for the profiles, `perf` (Debian: `linux-perf`) run as root. It takes about %s here and removes everything\n"+
 		"it started; `-keep` keeps the configurations, sluice's logs and the perf data.\n", r.Elapsed.Round(time.Minute))
@@ -487,7 +545,7 @@ func plural(n int64, noun string) string {
 }
 
 func lowerFirst(s string) string {
-	if s == "" {
+	if s == "" || strings.HasPrefix(s, "PostgreSQL") {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]

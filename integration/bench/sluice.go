@@ -20,8 +20,19 @@ const sluiceStopTimeout = 45 * time.Second
 
 // sluiceConfig is one sluice process's configuration file.
 type sluiceConfig struct {
-	Name            string
-	DBPort          int
+	Name string
+	// Type is the source type: "mysql" (the zero value) or "postgresql".
+	Type   string
+	DBPort int
+	// Database, Slot and Publication are PostgreSQL's source.database,
+	// source.slot and source.publication.
+	Database, Slot, Publication string
+	// Format is "json" (the zero value) or "avro"; RegistryURL is the
+	// schema registry Avro needs.
+	Format      string
+	RegistryURL string
+	// password goes to SLUICE_SOURCE_PASSWORD, never into the file.
+	password        string
 	Include         []string
 	Brokers         string
 	TopicPrefix     string
@@ -40,7 +51,14 @@ func (c sluiceConfig) yaml() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: %s\n", q(c.Name))
-	fmt.Fprintf(&b, "source:\n  type: mysql\n  host: 127.0.0.1\n  port: %d\n  user: root\n", c.DBPort)
+	typ, user := "mysql", "root"
+	if c.Type == "postgresql" {
+		typ, user = "postgresql", "postgres"
+	}
+	fmt.Fprintf(&b, "source:\n  type: %s\n  host: 127.0.0.1\n  port: %d\n  user: %s\n", typ, c.DBPort, user)
+	if c.Type == "postgresql" {
+		fmt.Fprintf(&b, "  database: %s\n  slot: %s\n  publication: %s\n  sslmode: disable\n", q(c.Database), q(c.Slot), q(c.Publication))
+	}
 	fmt.Fprintf(&b, "tables:\n  include: [%s]\n", strings.Join(inc, ", "))
 	fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n  topic_prefix: %s\n  checkpoint_topic: %s\n", q(c.Brokers), q(c.TopicPrefix), q(c.CheckpointTopic))
 	if len(c.TopicConfig) > 0 {
@@ -49,7 +67,11 @@ func (c sluiceConfig) yaml() string {
 			fmt.Fprintf(&b, "    %s: %s\n", kv[0], q(kv[1]))
 		}
 	}
-	b.WriteString("format: json\n")
+	if c.Format == "avro" {
+		fmt.Fprintf(&b, "format: avro\nschema_registry:\n  urls: [%s]\n", q(c.RegistryURL))
+	} else {
+		b.WriteString("format: json\n")
+	}
 	b.WriteString("log:\n  level: info\n  format: json\n")
 	return b.String()
 }
