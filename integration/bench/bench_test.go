@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-cdc/sluice/deploy/local"
 )
 
 func TestParseProcStat(t *testing.T) {
@@ -369,5 +371,164 @@ Showing nodes accounting for 9.10s, 100% of 9.10s total
 	}
 	if _, ok := p.inclusiveOf("runtime.acquirem"); !ok {
 		t.Error("the (inline) mark stays on the symbol")
+	}
+}
+
+func TestParseChoice(t *testing.T) {
+	if got, err := parseChoice("source", "both", "mysql", "postgresql"); err != nil || strings.Join(got, ",") != "mysql,postgresql" {
+		t.Errorf("both: %v %v", got, err)
+	}
+	if got, err := parseChoice("format", "avro", "json", "avro"); err != nil || strings.Join(got, ",") != "avro" {
+		t.Errorf("avro: %v %v", got, err)
+	}
+	if _, err := parseChoice("source", "oracle", "mysql", "postgresql"); err == nil || !strings.Contains(err.Error(), "-source") {
+		t.Errorf("unknown value: %v", err)
+	}
+}
+
+func TestSluiceConfigYAMLPostgresAvro(t *testing.T) {
+	c := sluiceConfig{Name: "pg-avro", Type: "postgresql", DBPort: 5433, Database: "bench", Slot: "bench_avro", Publication: "bench_avro",
+		Include: []string{"bench.orders"}, Brokers: "127.0.0.1:9092", TopicPrefix: "pg-avro", CheckpointTopic: "pg-avro.checkpoints",
+		Format: "avro", RegistryURL: "http://127.0.0.1:8081", password: "secret"}
+	var got struct {
+		Name   string
+		Source struct {
+			Type, Host, User, Database, Slot, Publication, SSLMode string
+			Port                                                   int
+		}
+		Tables         struct{ Include []string }
+		Kafka          map[string]any
+		Format         string
+		SchemaRegistry struct{ URLs []string } `yaml:"schema_registry"`
+		Log            struct{ Level, Format string }
+	}
+	dec := yaml.NewDecoder(strings.NewReader(c.yaml()))
+	dec.KnownFields(true)
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("%v\n%s", err, c.yaml())
+	}
+	if got.Source.Type != "postgresql" || got.Source.User != "postgres" || got.Source.Database != "bench" || got.Source.Slot != "bench_avro" ||
+		got.Source.Publication != "bench_avro" || got.Source.Port != 5433 || got.Format != "avro" ||
+		len(got.SchemaRegistry.URLs) != 1 || got.SchemaRegistry.URLs[0] != "http://127.0.0.1:8081" {
+		t.Errorf("got %+v from\n%s", got, c.yaml())
+	}
+	if strings.Contains(c.yaml(), "secret") {
+		t.Error("the config must not carry the password")
+	}
+}
+
+func TestPGFillStatementsCoverEveryRowOnce(t *testing.T) {
+	stmts := pgFillStatements("orders", 1_200_000)
+	if len(stmts) != 3 {
+		t.Fatalf("%d statements, want 3", len(stmts))
+	}
+	for i, want := range []string{"generate_series(1::bigint, 500000::bigint)", "generate_series(500001::bigint, 1000000::bigint)", "generate_series(1000001::bigint, 1200000::bigint)"} {
+		if !strings.Contains(stmts[i], want) {
+			t.Errorf("statement %d lacks %s:\n%s", i, want, stmts[i])
+		}
+		if strings.Contains(stmts[i], "%!") || !strings.Contains(stmts[i], `INSERT INTO "bench"."orders"`) {
+			t.Errorf("statement %d:\n%s", i, stmts[i])
+		}
+	}
+	if !strings.Contains(pgCreateTable(`we"ird`), `"bench"."we""ird"`) {
+		t.Error("table names must be quoted")
+	}
+}
+
+func TestRecvlogicalArgs(t *testing.T) {
+	args := strings.Join(recvlogicalArgs(&local.Postgres{}, "0/1A2B3C"), " ")
+	for _, want := range []string{"--slot=bench_ceiling", "--start", "--endpos=0/1A2B3C", "--option=proto_version=1", "--option=publication_names=bench_ceiling", "-f -", "-d bench"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("pg_recvlogical arguments %q lack %q", args, want)
+		}
+	}
+}
+
+func TestTxnsBetween(t *testing.T) {
+	if n := txnsBetween(walState{XID: 100}, walState{XID: 1102}); n != 1001 {
+		t.Errorf("got %d, want 1001 (the first read took an id of its own)", n)
+	}
+	if n := txnsBetween(walState{XID: 100}, walState{XID: 100}); n != 0 {
+		t.Errorf("got %d, want 0", n)
+	}
+}
+
+const benchOutput = `goos: linux
+goarch: amd64
+pkg: github.com/sluice-cdc/sluice/schema
+cpu: AMD EPYC
+BenchmarkAvroValue-2        	 1000000	      1234 ns/op	 150.12 MB/s	       0 B/op	       0 allocs/op
+BenchmarkJSONKey-2          	 5000000	       210.5 ns/op	      16 B/op	       1 allocs/op
+BenchmarkGoavroValue        	  200000	      2400 ns/op
+PASS
+ok  	github.com/sluice-cdc/sluice/schema	5.1s
+`
+
+func TestParseBenchOutput(t *testing.T) {
+	got, err := parseBenchOutput([]byte(benchOutput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []encoderBench{
+		{Name: "AvroValue", NsPerOp: 1234, BytesPerOp: 0, AllocsPerOp: 0, MBPerSec: 150.12},
+		{Name: "JSONKey", NsPerOp: 210.5, BytesPerOp: 16, AllocsPerOp: 1},
+		{Name: "GoavroValue", NsPerOp: 2400, BytesPerOp: -1, AllocsPerOp: -1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if _, err := parseBenchOutput([]byte("FAIL\n")); err == nil {
+		t.Error("output without results must fail")
+	}
+}
+
+func TestMarkdownPostgresAndFormats(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	mk := func(title, format string, snapshot bool, secs float64, recv time.Duration) *phase {
+		p := &phase{Title: title, Format: format, Snapshot: snapshot, Records: 1_000_000, Start: t0, CPU: 3 * time.Second, PeakRSS: 60e6,
+			Took: 4 * time.Second,
+			Seen: progress{First: t0.Add(500 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second)))}}
+		if recv > 0 {
+			p.Backlog = &backlog{What: "w", Txns: 100, Bytes: 200e6, Recv: &recvRun{Bytes: 100e6, Elapsed: recv}}
+		}
+		return p
+	}
+	r := &results{
+		Options: options{rows: 1_000_000, chunk: 10_000, conns: 4, idleWait: time.Minute, sources: []string{"postgresql"}, formats: []string{"json", "avro"}},
+		Began:   t0, Elapsed: 5 * time.Minute,
+		PG: &pgResults{Version: "PostgreSQL 15", CopyRead: &clientRead{Rows: 1_000_000, Bytes: 128e6, Elapsed: time.Second},
+			Snapshot:    mk("PostgreSQL snapshot of 1,000,000 rows, json", "json", true, 4, 0),
+			StreamMulti: mk("PostgreSQL stream multi, json", "json", false, 10.5, 9*time.Second), // 10 s total, ceiling 9 s: 90%
+			StreamTx:    mk("PostgreSQL stream tx, json", "json", false, 20.5, 10*time.Second),   // ceiling 10 s of 20.5: 49%
+		},
+		Encoders: []encoderBench{{Name: "AvroValue", NsPerOp: 1500, BytesPerOp: 0, AllocsPerOp: 0}},
+	}
+	r.addFormat("postgresql", "snapshot", r.PG.Snapshot)
+	r.addFormat("postgresql", "snapshot", mk("PostgreSQL snapshot of 1,000,000 rows, avro", "avro", true, 5, 0))
+	r.addFormat("postgresql", "stream", r.PG.StreamMulti)
+	r.addFormat("postgresql", "stream", mk("PostgreSQL stream multi, avro", "avro", false, 20.5, 9*time.Second))
+	md := r.markdown()
+	for _, want := range []string{
+		"**250 k rows/s** (4.00 s; sluice's own log: 250 k rows/s) | ≥ 200 k rows/s | yes |",
+		"pg_recvlogical 111 k rows/s: **86%** of it | ≥ 90% of pg_recvlogical | **no** |", // 9 s against 10.5 s
+		"pg_recvlogical 100 k rows/s: **49%** of it",
+		"**Avro at 80%** (costs 20%) | Avro costs ≤ 30% | yes |",    // 250 k against 200 k
+		"**Avro at 50%** (costs 50%) | Avro costs ≤ 30% | **no** |", // 100 k against 50 k
+		"| AvroValue | 1.50 | 0 | 0 |",
+		"128 bytes per row as COPY text",
+		"PostgreSQL 15 (deploy/local",
+		"| PostgreSQL stream multi, avro | 1,000,000 |", // the second format's phases are in the detail table
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "%!") || strings.Contains(md, "SEQUENCE engine") {
+		t.Errorf("report has a formatting error or MariaDB's method without MariaDB:\n%s", md)
 	}
 }
