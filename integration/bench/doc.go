@@ -7,10 +7,11 @@
 //
 // It is not part of the data flow and not part of `make test`: benchmarks
 // are never timed assertions. Like the integration tests it starts a real
-// MariaDB and a real Kafka broker with package deploy/local (throwaway
-// processes on loopback, in a temporary directory), builds sluice without
-// the race detector and runs `sluice run` as a child process with a
-// generated configuration, exactly as a user would.
+// MariaDB, PostgreSQL, Kafka broker and, for Avro, schema registry with
+// package deploy/local (throwaway processes on loopback, in a temporary
+// directory), builds sluice without the race detector and runs `sluice run`
+// as a child process with a generated configuration, exactly as a user
+// would.
 //
 // # What it measures
 //
@@ -27,14 +28,28 @@
 //     last, start-up apart);
 //   - the snapshot of a table ten times as big (-scale10, on by default).
 //
-// -only runs a subset (the main snapshot always runs: the streams resume
-// from its checkpoint), for profiling one path.
+// On PostgreSQL it loads the same table (generate_series, before any slot
+// exists, so the load is never decoded) and runs the snapshot and the same
+// three backlogs. Its stream ceiling is pg_recvlogical draining each
+// backlog through a pgoutput slot of its own; its read ceiling is COPY …
+// TO STDOUT.
+//
+// With -format=both (the default) the main snapshot and the multi-row
+// stream of each database run twice, with format json and with format avro
+// (a registry from deploy/local), each through a sluice source of its own;
+// the encoders' micro-benchmarks (go test -bench 'Avro|JSON' ./schema/) run
+// too.
+//
+// -source and -format choose databases and formats; -only runs a subset of
+// the phases (the main snapshots always run: the streams resume from their
+// checkpoints), for profiling one path.
 //
 // For every phase it records sluice's CPU time and peak RSS from /proc, the
 // cores MariaDB, Kafka and anything else used meanwhile, and, when perf is
 // available, a CPU profile of sluice. As ceilings it measures the mariadb
 // client reading the main table and go-mysql alone decoding each backlog
-// with sluice's options, profiled with runtime/pprof.
+// with sluice's options, profiled with runtime/pprof, and on PostgreSQL
+// COPY and pg_recvlogical.
 // Before the run and before each phase it waits for the machine to be idle
 // (no other database server, broker or test run), and says in the report
 // when it was not.
