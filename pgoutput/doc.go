@@ -73,6 +73,15 @@
 // in Event.AfterUnavailable. REPLICA IDENTITY NOTHING makes the server
 // refuse updates and deletes on a published table; Check reports it.
 //
+// # Goroutines
+//
+// Run calls the handler from the calling goroutine. For each replication
+// connection it starts one goroutine that sends the status updates every
+// Config.StatusInterval (so a handler blocked on Kafka does not let the
+// server's wal_sender_timeout end the session) and closes the connection
+// when the context is done; Run stops it and waits for it before it
+// reconnects or returns. Config.Acked is called from that goroutine.
+//
 // Values arrive in text form and are converted by package schema's
 // PostgreSQL mapper under schema.PostgresSessionSettings, which the reader
 // applies to its replication connection, so the snapshot and the stream
