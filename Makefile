@@ -12,7 +12,8 @@ INTEGRATION_TIMEOUT ?= 25m
 help:
 	@echo "make quickstart   run sluice end to end: MariaDB and PostgreSQL to Kafka in Avro (SOURCE=mysql|postgresql|both, ONCE=1 exits after the demo)"
 	@echo "make test         unit tests, then integration tests against real MariaDB and Kafka"
-	@echo "make bench        1M-row snapshot and streaming benchmark; writes BENCHMARKS.md"
+	@echo "make bench        1M-row snapshot and streaming benchmark, MariaDB and PostgreSQL, JSON and Avro; writes BENCHMARKS.md"
+	@echo "                  (BENCH_FLAGS='-source=postgresql -format=json' runs a part; see go run ./integration/bench -help)"
 	@echo "make build        build bin/sluice"
 
 build:
@@ -42,7 +43,7 @@ quickstart:
 	$(GO) run ./deploy/quickstart $(if $(SOURCE),-source $(SOURCE)) $(if $(ONCE),-once)
 
 bench:
-	$(GO) run ./integration/bench -out BENCHMARKS.md
+	$(GO) run ./integration/bench -out BENCHMARKS.md $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin .quickstart
