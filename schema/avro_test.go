@@ -767,3 +767,28 @@ func TestAvroNullableKeyColumn(t *testing.T) {
 		}
 	}
 }
+
+func ExampleAvroEncoder() {
+	reg := srfake.New() // a real registry in production
+	defer reg.Close()
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		panic(err)
+	}
+	enc, err := NewAvroEncoder(cl, AvroOptions{TopicPrefix: "sluice", Version: "1.0.0"}, nil)
+	if err != nil {
+		panic(err)
+	}
+	tbl := &sluice.Table{Database: "shop", Name: "orders", Columns: []sluice.Column{
+		{Name: "id", Kind: sluice.KindInt, SourceType: "bigint"},
+	}, Key: []int{0}}
+	key, err := enc.Key(context.Background(), tbl, sluice.Row{int64(7)})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("% x\n", key) // magic 0, schema id 1, then the long 7 (zig-zag 14)
+	fmt.Println(reg.SubjectExists("sluice.shop.orders-key"), reg.SubjectExists("sluice.shop.orders-value"))
+	// Output:
+	// 00 00 00 00 01 0e
+	// true true
+}
