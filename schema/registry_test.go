@@ -341,6 +341,7 @@ func TestAvroBackwardCompatible(t *testing.T) {
 		{"narrow to int", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindInt, SourceType: "int"}), false},
 		{"narrow to float", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindFloat, SourceType: "float"}), true},
 		{"to string", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindString, SourceType: "text"}), false},
+		{"to bigint unsigned", schemaOf(sluice.Column{Name: "n", Kind: sluice.KindInt, SourceType: "bigint unsigned", Unsigned: true}), false},
 	} {
 		err := AvroBackwardCompatible(tc.newer, base)
 		if (err == nil) != tc.ok {
