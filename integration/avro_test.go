@@ -1093,3 +1093,29 @@ func TestAvroCheck(t *testing.T) {
 		t.Fatalf("check with the registry down: %v\n%s", err, p.output())
 	}
 }
+
+// TestAvroNarrowingStops: a column narrowed while streaming (BIGINT to INT)
+// gives a value schema that cannot read the earlier records. sluice warns,
+// the registry (BACKWARD) rejects it, and sluice stops naming the subject
+// and the fix; the records before the change stay, none after it is
+// produced.
+func TestAvroNarrowingStops(t *testing.T) {
+	f := newAvroFixture(t)
+	f.exec("CREATE TABLE nw (id INT PRIMARY KEY, n BIGINT)", "INSERT INTO nw VALUES (1, 1)")
+	topic := f.topic("nw")
+	p := f.sluice(f.config(""))
+	f.waitCount(topic, 1)
+	f.exec("INSERT INTO nw VALUES (2, 2)", "ALTER TABLE nw MODIFY n INT", "INSERT INTO nw VALUES (3, 3)")
+	if err := p.wait(90 * time.Second); err == nil {
+		t.Fatalf("sluice went on after an incompatible schema change\n%s", p.output())
+	}
+	out := p.output()
+	for _, want := range []string{"schema change is not backward compatible", topic + "-value", "incompatible", "fix:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := f.count(topic); n != 2 {
+		t.Errorf("%d records, want 2 (the snapshot row and the insert before the ALTER)", n)
+	}
+}
