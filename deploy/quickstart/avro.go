@@ -67,7 +67,7 @@ func (d *avroDecoder) toJSON(ctx context.Context, b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("decode avro with schema %d: %d bytes left over; the record was written with another schema", id, len(rest))
 	}
 	var out bytes.Buffer
-	if err := s.render(&out, s.root, "", native, -1); err != nil {
+	if err := s.render(&out, s.root, "", native, noHint); err != nil {
 		return nil, fmt.Errorf("render avro with schema %d: %w", id, err)
 	}
 	return out.Bytes(), nil
@@ -182,14 +182,36 @@ func (s *writerSchema) resolve(t any, ns string) (any, string) {
 // datetime(6) or timestamp(3) with time zone.
 var fspPattern = regexp.MustCompile(`\((\d)\)`)
 
+// fieldHint is what a field's sluice.source.type property says about how
+// to show its values.
+type fieldHint struct {
+	fsp     int  // fraction digits of a time value; -1: as many as it has
+	integer bool // an integer column carried as a decimal (BIGINT UNSIGNED)
+}
+
+// noHint shows values as they come.
+var noHint = fieldHint{fsp: -1}
+
+// hintOf reads a field's source type: MySQL's "datetime(6)",
+// PostgreSQL's "timestamp(3) with time zone", "bigint unsigned".
+func hintOf(sourceType string) fieldHint {
+	h := noHint
+	if m := fspPattern.FindStringSubmatch(sourceType); m != nil {
+		h.fsp, _ = strconv.Atoi(m[1])
+	} else if sourceType == "datetime" || sourceType == "timestamp" {
+		h.fsp = 0 // MySQL's DATETIME and TIMESTAMP without (fsp)
+	}
+	h.integer = strings.Contains(sourceType, "int")
+	return h
+}
+
 // render writes v, a goavro native value of schema t (enclosing namespace
-// ns), as JSON. fsp is the number of fraction digits of a time value, or -1
-// for as many as it has.
-func (s *writerSchema) render(w *bytes.Buffer, t any, ns string, v any, fsp int) error {
+// ns), as JSON, shown as h says.
+func (s *writerSchema) render(w *bytes.Buffer, t any, ns string, v any, h fieldHint) error {
 	t, ns = s.resolve(t, ns)
 	switch t := t.(type) {
 	case []any:
-		return s.renderUnion(w, t, ns, v, fsp)
+		return s.renderUnion(w, t, ns, v, h)
 	case map[string]any:
 		switch typ := t["type"].(type) {
 		case string:
@@ -206,7 +228,7 @@ func (s *writerSchema) render(w *bytes.Buffer, t any, ns string, v any, fsp int)
 					if i > 0 {
 						w.WriteByte(',')
 					}
-					if err := s.render(w, t["items"], ns, item, fsp); err != nil {
+					if err := s.render(w, t["items"], ns, item, h); err != nil {
 						return err
 					}
 				}
@@ -229,7 +251,7 @@ func (s *writerSchema) render(w *bytes.Buffer, t any, ns string, v any, fsp int)
 					}
 					writeJSONString(w, k)
 					w.WriteByte(':')
-					if err := s.render(w, t["values"], ns, m[k], fsp); err != nil {
+					if err := s.render(w, t["values"], ns, m[k], h); err != nil {
 						return err
 					}
 				}
@@ -237,12 +259,12 @@ func (s *writerSchema) render(w *bytes.Buffer, t any, ns string, v any, fsp int)
 				return nil
 			}
 			logical, _ := t["logicalType"].(string)
-			return renderScalar(w, logical, t, v, fsp)
+			return renderScalar(w, logical, t, v, h)
 		default:
-			return s.render(w, typ, ns, v, fsp)
+			return s.render(w, typ, ns, v, h)
 		}
 	}
-	return renderScalar(w, "", nil, v, fsp)
+	return renderScalar(w, "", nil, v, h)
 }
 
 // renderRecord writes a record's fields in schema order.
@@ -267,15 +289,8 @@ func (s *writerSchema) renderRecord(w *bytes.Buffer, t map[string]any, full stri
 		}
 		writeJSONString(w, shown)
 		w.WriteByte(':')
-		fsp := -1
-		if st, ok := fm["sluice.source.type"].(string); ok {
-			if m := fspPattern.FindStringSubmatch(st); m != nil {
-				fsp, _ = strconv.Atoi(m[1])
-			} else if st == "datetime" || st == "timestamp" {
-				fsp = 0 // MySQL's DATETIME and TIMESTAMP without (fsp)
-			}
-		}
-		if err := s.render(w, fm["type"], ns, m[name], fsp); err != nil {
+		st, _ := fm["sluice.source.type"].(string)
+		if err := s.render(w, fm["type"], ns, m[name], hintOf(st)); err != nil {
 			return fmt.Errorf("field %s: %w", name, err)
 		}
 	}
@@ -285,7 +300,7 @@ func (s *writerSchema) renderRecord(w *bytes.Buffer, t map[string]any, full stri
 
 // renderUnion unwraps goavro's {"branch": value} form and renders the value
 // with its branch's schema.
-func (s *writerSchema) renderUnion(w *bytes.Buffer, branches []any, ns string, v any, fsp int) error {
+func (s *writerSchema) renderUnion(w *bytes.Buffer, branches []any, ns string, v any, h fieldHint) error {
 	if v == nil {
 		w.WriteString("null")
 		return nil
@@ -297,7 +312,7 @@ func (s *writerSchema) renderUnion(w *bytes.Buffer, branches []any, ns string, v
 	for key, inner := range m {
 		for _, b := range branches {
 			if s.branchMatches(b, ns, key) {
-				return s.render(w, b, ns, inner, fsp)
+				return s.render(w, b, ns, inner, h)
 			}
 		}
 		return fmt.Errorf("union value of branch %q matches no branch of the schema", key)
@@ -326,10 +341,11 @@ func (s *writerSchema) branchMatches(b any, ns, key string) bool {
 }
 
 // renderScalar writes a primitive or logical value as sluice's JSON format
-// would: decimals as exact strings, timestamps with time zone as
+// would: decimals as exact strings (integer columns as numbers), timestamps with time zone as
 // "…T…Z" in UTC, local date-times as "YYYY-MM-DD HH:MM:SS[.ffffff]",
 // dates as "YYYY-MM-DD", bytes in base64.
-func renderScalar(w *bytes.Buffer, logical string, t map[string]any, v any, fsp int) error {
+func renderScalar(w *bytes.Buffer, logical string, t map[string]any, v any, h fieldHint) error {
+	fsp := h.fsp
 	switch x := v.(type) {
 	case nil:
 		w.WriteString("null")
@@ -361,6 +377,10 @@ func renderScalar(w *bytes.Buffer, logical string, t map[string]any, v any, fsp 
 			if f, ok := t["scale"].(float64); ok {
 				scale = int(f)
 			}
+		}
+		if scale == 0 && h.integer && x.IsInt() {
+			w.WriteString(x.Num().String()) // BIGINT UNSIGNED: a number, as in sluice's JSON
+			return nil
 		}
 		writeJSONString(w, x.FloatString(scale))
 	case time.Time:

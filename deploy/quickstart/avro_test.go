@@ -93,9 +93,9 @@ func TestAvroRecordsPrintLikeJSON(t *testing.T) {
 	want := []string{
 		`quickstart.mysql.shop.customers [partition 0, offset 0] key {"id":1}  op r (read by the snapshot)
     after  {"id":1,"name":"Ada Lovelace","email":"ada@example.com","created_at":"2024-01-15 09:30:00.123456"}`,
-		`quickstart.mysql.shop.orders [partition 0, offset 0] key {"id":"18446744073709551615"}  op d (delete)
-    before {"id":"18446744073709551615","customer_id":3,"total":"1234.56","status":"shipped","placed_at":"2024-03-13T12:45:30.999Z"}`,
-		`quickstart.mysql.shop.orders [partition 0, offset 1] key {"id":"18446744073709551615"}  TOMBSTONE (null value)`,
+		`quickstart.mysql.shop.orders [partition 0, offset 0] key {"id":18446744073709551615}  op d (delete)
+    before {"id":18446744073709551615,"customer_id":3,"total":"1234.56","status":"shipped","placed_at":"2024-03-13T12:45:30.999Z"}`,
+		`quickstart.mysql.shop.orders [partition 0, offset 1] key {"id":18446744073709551615}  TOMBSTONE (null value)`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d records, want %d", len(got), len(want))
@@ -171,6 +171,31 @@ func TestBranchMatches(t *testing.T) {
 	} {
 		if got := s.branchMatches(tc.branch, "a.b", tc.key); got != tc.want {
 			t.Errorf("branchMatches(%v, %q) = %v", tc.branch, tc.key, got)
+		}
+	}
+}
+
+func TestAvroUndecodableKeyIsShown(t *testing.T) {
+	f := newAvroFixture(t, "quickstart.mysql")
+	r := decodeKafkaRecord(context.Background(), f.dec, &kgo.Record{Topic: "t", Key: []byte{0, 0, 0, 1, 0, 2}, Value: []byte(`{"op":"c","after":{"id":1}}`)})
+	if got := r.format(); r.Op != "c" || !strings.Contains(got, "\n    key not decodable: fetch schema 256") {
+		t.Errorf("format = %s", got)
+	}
+}
+
+func TestHintOf(t *testing.T) {
+	for st, want := range map[string]fieldHint{
+		"datetime(6)":                 {fsp: 6},
+		"datetime":                    {fsp: 0},
+		"timestamp(3)":                {fsp: 3},
+		"timestamp(3) with time zone": {fsp: 3},
+		"timestamp without time zone": {fsp: -1},
+		"bigint unsigned":             {fsp: -1, integer: true},
+		"decimal(20,0)":               {fsp: -1},
+		"":                            noHint,
+	} {
+		if got := hintOf(st); got != want {
+			t.Errorf("hintOf(%q) = %+v, want %+v", st, got, want)
 		}
 	}
 }

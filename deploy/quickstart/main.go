@@ -1,45 +1,65 @@
 // Command quickstart runs sluice end to end on this machine: `make
 // quickstart` runs it.
 //
-//	go run ./deploy/quickstart                 demo, then keep printing until Ctrl-C
-//	go run ./deploy/quickstart -once           demo, then stop and exit (non-zero if it fails)
-//	go run ./deploy/quickstart -install-only   install MariaDB, Kafka and the schema registry into the cache, then exit
+//	go run ./deploy/quickstart                    demo, then keep printing until Ctrl-C
+//	go run ./deploy/quickstart -once              demo, then stop and exit (non-zero if it fails)
+//	go run ./deploy/quickstart -source mysql      MariaDB only (-source postgresql: PostgreSQL only; default both)
+//	go run ./deploy/quickstart -install-only      install MariaDB, PostgreSQL, Kafka and the schema registry into the cache, then exit
 //
 // # What it does
 //
-// It starts a local MariaDB (binlog on, ROW format, FULL row image and row
-// metadata, GTIDs) and a single-node Apache Kafka (KRaft) as processes with
-// package deploy/local, under .quickstart/ at the root of the repository.
-// Both keep their data there, so a second run reuses it; installs are cached
-// outside the repository (see deploy/local).
+// It starts, side by side, a local MariaDB (binlog on, ROW format, FULL row
+// image and row metadata, GTIDs), a local PostgreSQL (wal_level=logical), a
+// single-node Apache Kafka (KRaft) and a schema registry (Apicurio, with
+// Confluent's API) as processes with package deploy/local, under
+// .quickstart/ at the root of the repository. They keep their data there,
+// so a second run reuses it; installs are cached outside the repository
+// (see deploy/local). -source mysql leaves PostgreSQL out, -source
+// postgresql MariaDB.
 //
 // It loads the sample database shop (customers and orders, a few rows
-// each), dropping and recreating it, and creates the user sluice with the
-// privileges sluice needs and a new random password. Because the database
-// is new, the previous run's topics, checkpoint included (every topic named
-// quickstart.*), are deleted: sluice starts over with a fresh snapshot.
+// each) into each database, dropping and recreating it: in MariaDB the
+// database shop, in PostgreSQL the schema shop of the database shop, whose
+// customers table has REPLICA IDENTITY FULL and whose orders table keeps
+// the default. It creates the user sluice on each with the least
+// privileges sluice needs and a new random password: on MariaDB SELECT,
+// RELOAD, REPLICATION SLAVE and BINLOG MONITOR; on PostgreSQL a role with
+// LOGIN REPLICATION and SELECT on the tables, which reads a publication
+// the tables' owner creates (its name is in sluice's configuration). The
+// previous run's replication slots on shop are dropped with the database.
+// Because each database is new, the previous run's topics of that source,
+// checkpoint included (every topic named quickstart.mysql.* or
+// quickstart.pg.*), are deleted: sluice starts over with a fresh snapshot.
 //
-// It builds sluice into .quickstart/bin, writes .quickstart/sluice.yaml and
-// runs `sluice run` as a child whose log goes to .quickstart/sluice.log; the
-// password reaches it in SLUICE_SOURCE_PASSWORD, never on its command line.
-// A consumer of its own reads quickstart.shop.customers and
-// quickstart.shop.orders from the start and prints every record: topic,
-// partition and offset, key, op, and the row images, or TOMBSTONE.
+// It builds sluice into .quickstart/bin and runs one `sluice run` per
+// source as a child, with .quickstart/sluice-mysql.yaml or sluice-pg.yaml
+// (format avro, the registry's URL) and its log in .quickstart/sluice-*.log;
+// the password reaches it in SLUICE_SOURCE_PASSWORD, never on its command
+// line. A consumer of its own reads quickstart.mysql.shop.* and
+// quickstart.pg.shop.* from the start and prints every record: topic,
+// partition and offset, key, op, the row images, or TOMBSTONE, and the
+// record's headers (sluice.unavailable.before and .after name the columns
+// PostgreSQL did not send). Avro keys and values are decoded with their
+// writer schema, fetched by id from the registry (franz-go pkg/sr) and read
+// generically with goavro; rows print as compact JSON in column order,
+// values shown as sluice's JSON format shows them.
 //
-// Once the snapshot's records are printed it makes live changes (an insert,
-// an update, a delete, a primary-key update), printing each statement and
-// waiting for its records. Then it keeps printing until SIGINT or SIGTERM,
-// or with -once it exits. Either way it stops sluice (SIGTERM, waiting for
-// it), then Kafka and MariaDB, keeping their data.
+// Once the snapshots' records are printed it makes live changes on each
+// source (an insert, an update, a delete, a primary-key update), printing
+// each statement and waiting for its records from every source. Then it
+// keeps printing until SIGINT or SIGTERM, or with -once it exits. Either
+// way it stops the sluices (SIGTERM, waiting for each), then the servers,
+// keeping their data.
 //
 // # Promises
 //
-//   - No process it starts outlives it: sluice and the servers get SIGKILL
-//     when the quickstart dies.
+//   - No process it starts outlives it: the sluices and the servers get
+//     SIGKILL when the quickstart dies.
 //   - With -once it exits 0 only when every record of the live changes,
-//     tombstones included, has been printed and everything stopped cleanly.
-//     When they do not arrive within two minutes of sluice's start, or sluice
-//     exits, it exits 1 and prints the end of sluice's log.
+//     tombstones included, has been printed from every source and
+//     everything stopped cleanly. When they do not arrive within three
+//     minutes of the sluices' start, or a sluice exits, it exits 1 and
+//     prints the end of the sluices' logs.
 package main
 
 import (

@@ -123,6 +123,9 @@ func (r record) format() string {
 	for _, h := range r.Headers {
 		fmt.Fprintf(&b, "\n    header %s: %s", h.Key, h.Value)
 	}
+	if r.Problem != "" && r.Op != "" {
+		fmt.Fprintf(&b, "\n    %s", r.Problem)
+	}
 	return b.String()
 }
 

@@ -157,7 +157,7 @@ func (s *session) demo(ctx context.Context, once bool) error {
 		var left pending
 		for _, src := range s.sources {
 			sql := src.changeSQL(c)
-			fmt.Printf("%-10s %s;\n", src.label()+":", sql)
+			fmt.Printf("%-12s%s;\n", src.label()+":", sql)
 			if err := src.exec(ctx, sql); err != nil {
 				return fmt.Errorf("make the demo change on %s: %w", src.label(), err)
 			}
