@@ -840,3 +840,48 @@ func TestRegistryPasswordNeverShown(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestDeploySamplesLoad keeps the sample configurations under deploy/
+// valid: the plain one and the one inside the Kubernetes ConfigMap.
+func TestDeploySamplesLoad(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := os.ReadFile("../../deploy/sluice.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8s, err := os.ReadFile("../../deploy/kubernetes/sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromConfigMap string
+	dec := yaml.NewDecoder(bytes.NewReader(k8s))
+	for {
+		var doc struct {
+			Kind string
+			Data map[string]string
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if doc.Kind == "ConfigMap" {
+			fromConfigMap = doc.Data["sluice.yaml"]
+		}
+	}
+	if fromConfigMap == "" {
+		t.Fatal("no sluice.yaml in the sidecar's ConfigMap")
+	}
+	for name, text := range map[string]string{"sluice.example.yaml": string(plain), "sidecar.yaml": fromConfigMap} {
+		text = strings.ReplaceAll(text, "/run/secrets/sluice-password", pw)
+		c, err := LoadConfig(writeFile(t, "sluice.yaml", text), nil, nil)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if c.Format != "avro" || len(c.SchemaRegistry.URLs) != 1 {
+			t.Errorf("%s: format %q, registry %v", name, c.Format, c.SchemaRegistry.URLs)
+		}
+	}
+}
