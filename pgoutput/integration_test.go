@@ -529,6 +529,13 @@ func TestIntegrationPublication(t *testing.T) {
 	if _, err := EnsurePublication(t.Context(), conn, "theirs", all[:1]); err != nil {
 		t.Errorf("foreign publication covering the selection: %v", err)
 	}
+	exec(t, pg, db, "CREATE PUBLICATION old FOR TABLE a", "COMMENT ON PUBLICATION old IS "+quoteLiteral(publicationMarker))
+	if changed, err := EnsurePublication(t.Context(), conn, "old", all[:1]); err != nil || !changed {
+		t.Errorf("sluice's publication without publish_via_partition_root: changed %v, %v", changed, err)
+	}
+	if pub, _ := LookupPublication(t.Context(), conn, "old"); !pub.ViaRoot || len(pub.Tables) != 1 {
+		t.Errorf("after the fix: %+v", pub)
+	}
 }
 
 func TestIntegrationCheck(t *testing.T) {

@@ -104,7 +104,8 @@ func LookupPublication(ctx context.Context, conn *pgx.Conn, name string) (*Publi
 //     (publish_via_partition_root = true) (PostgreSQL ≥ 13), so changes on
 //     partitions are reported under their partitioned parent, and marks it
 //     as sluice's with a comment;
-//   - created by sluice: it sets its table list to tables when it differs;
+//   - created by sluice: it sets its table list to tables when it differs,
+//     and publish_via_partition_root when it is off;
 //   - created by someone else: it changes nothing and fails with
 //     ErrPublicationMissing and the fix when a table is not covered or
 //     inserts, updates or deletes are not published.
@@ -139,11 +140,17 @@ func EnsurePublication(ctx context.Context, conn *pgx.Conn, name string, tables 
 			return nil
 		})
 	case pub.Owned:
+		if !pub.ViaRoot && serverVersion(conn) >= 130000 {
+			if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+quoteIdent(name)+" SET (publish_via_partition_root = true)"); err != nil {
+				return false, publicationDDLError(err, "alter", name, list)
+			}
+			changed = true
+		}
 		if len(pub.Missing(tables)) == 0 && len(pub.Tables) == len(tables) && !pub.AllTables {
-			return false, nil
+			return changed, nil
 		}
 		if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+quoteIdent(name)+" SET TABLE "+list); err != nil {
-			return false, publicationDDLError(err, "alter", name, list)
+			return changed, publicationDDLError(err, "alter", name, list)
 		}
 		return true, nil
 	}
