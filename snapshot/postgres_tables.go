@@ -180,7 +180,7 @@ func (sh *PostgresShape) copyQuery() string {
 func withPostgresFix(err error, what string) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42501" {
-		return fmt.Errorf("%w: GRANT SELECT ON %s TO the sluice user (or GRANT pg_read_all_data)", err, what)
+		return fmt.Errorf("%w: GRANT SELECT ON %s (and USAGE on its schema) TO the sluice user, or grant it the pg_read_all_data role", err, what)
 	}
 	return err
 }
