@@ -494,7 +494,7 @@ func TestMarkdownPostgresAndFormats(t *testing.T) {
 			Took: 4 * time.Second,
 			Seen: progress{First: t0.Add(500 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second)))}}
 		if recv > 0 {
-			p.Backlog = &backlog{What: "w", Txns: 100, Bytes: 200e6, Recv: &recvRun{Bytes: 100e6, Elapsed: recv}}
+			p.Backlog = &backlog{What: "w", Txns: 100, Bytes: 200e6, Recv: &recvRun{Elapsed: recv}}
 		}
 		return p
 	}

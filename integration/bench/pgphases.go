@@ -213,6 +213,6 @@ func (b *bench) preparePGBacklog(ctx context.Context, what string, gen func(cont
 	}
 	bl.DecodeShare = shareBetween(before, after)
 	bl.Recv = &run
-	say("  pg_recvlogical drains it in %.2fs (%.0f MB of pgoutput messages)", run.Elapsed.Seconds(), float64(run.Bytes)/1e6)
+	say("  pg_recvlogical drains it in %.2fs", run.Elapsed.Seconds())
 	return bl, nil
 }

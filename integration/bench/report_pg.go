@@ -177,8 +177,8 @@ func (r *results) pgCeilingRows() string {
 		}
 		bl := p.Backlog
 		share, _ := pgCeilingShare(p)
-		fmt.Fprintf(&b, "| `pg_recvlogical` (pgoutput, proto_version 1, a slot of its own, output counted and dropped), backlog \"%s\" (%.0f MB of WAL, %.0f MB of pgoutput messages) | %s rows/s (%s; cores: PostgreSQL %s, pg_recvlogical and the bench %s, other %s); sluice reached %.0f%% of it, start-up included |\n",
-			bl.What, float64(bl.Bytes)/1e6, float64(bl.Recv.Bytes)/1e6, krate(recvRate(p)), secs(bl.Recv.Elapsed),
+		fmt.Fprintf(&b, "| `pg_recvlogical` (pgoutput, proto_version 1, a slot of its own, output to /dev/null), backlog \"%s\" (%.0f MB of WAL) | %s rows/s (%s; cores: PostgreSQL %s, pg_recvlogical and the bench %s, other %s); sluice reached %.0f%% of it, start-up included |\n",
+			bl.What, float64(bl.Bytes)/1e6, krate(recvRate(p)), secs(bl.Recv.Elapsed),
 			cores(bl.DecodeShare.DB), cores(bl.DecodeShare.Bench), cores(bl.DecodeShare.Other), 100*share)
 	}
 	return b.String()
@@ -265,7 +265,7 @@ func (r *results) pgMethod() string {
 	}
 	w("- **Ceiling**: before each backlog the bench creates a pgoutput slot of its own (`bench_ceiling`, with the publication\n" +
 		"  `bench_ceiling` over both tables), so it holds exactly that backlog; afterwards it runs\n" +
-		"  `pg_recvlogical --start --endpos=<LSN after the backlog> --option=proto_version=1 --option=publication_names=bench_ceiling -f -`\n" +
+		"  `pg_recvlogical --start --endpos=<LSN after the backlog> --option=proto_version=1 --option=publication_names=bench_ceiling -f - >/dev/null`\n" +
 		"  from the server's bin directory, times it from start to exit, counts its output and drops the slot. That is the server\n" +
 		"  decoding the WAL with pgoutput and a client receiving it, with nothing done to the changes. sluice's share of it\n" +
 		"  compares both from process start to the last change (sluice: to the last record acknowledged by Kafka), because the\n" +
