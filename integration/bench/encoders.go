@@ -12,7 +12,8 @@ import (
 	"strings"
 )
 
-// encoderCommand is the go test run whose figures the report quotes.
+// encoderCommand is the go test run whose figures the report quotes (the
+// report prints it quoted for a shell; keep the two in step).
 var encoderCommand = []string{"test", "-run", "^$", "-bench", "Avro|JSON", "-benchmem", "./schema/"}
 
 // encoderBench is one line of `go test -bench` output.

@@ -218,7 +218,7 @@ func (r *results) formatSection() string {
 	}
 	if len(r.Encoders) > 0 {
 		w("The encoders alone, on the 10-column row of the bench table's shape, same machine, same run:\n\n")
-		w("```sh\ngo %s\n```\n\n", strings.Join(encoderCommand, " "))
+		w("```sh\ngo test -run '^$' -bench 'Avro|JSON' -benchmem ./schema/\n```\n\n")
 		w("| benchmark | µs per op | B/op | allocs/op |\n|---|---:|---:|---:|\n")
 		for _, e := range r.Encoders {
 			w("| %s | %.2f | %s | %s |\n", e.Name, e.NsPerOp/1000, countOrDash(e.BytesPerOp), countOrDash(e.AllocsPerOp))
