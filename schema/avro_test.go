@@ -792,3 +792,6 @@ func ExampleAvroEncoder() {
 	// 00 00 00 00 01 0e
 	// true true
 }
+
+// AvroEncoder is a tombstone.Encoder.
+var _ tombstone.Encoder = (*AvroEncoder)(nil)
