@@ -480,7 +480,7 @@ func parseAvroTemporal(s string, op avroOp) (int64, int) {
 	for dash < len(rest) && rest[dash] != '-' {
 		dash++
 	}
-	if dash < 4 || dash > 6 || len(rest) < dash+6 || rest[dash+3] != '-' {
+	if dash < 4 || dash > 7 || len(rest) < dash+6 || rest[dash+3] != '-' {
 		return 0, avroTemporalBad
 	}
 	y, ok1 := atoiFixed(rest, 0, dash)
