@@ -1119,3 +1119,60 @@ func TestAvroNarrowingStops(t *testing.T) {
 		t.Errorf("%d records, want 2 (the snapshot row and the insert before the ALTER)", n)
 	}
 }
+
+// TestAvroRegistryAuth: against a registry that demands basic auth,
+// `sluice check` and `sluice run` name missing and refused credentials,
+// accepted ones work, and the password shows in no output.
+func TestAvroRegistryAuth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const user = "sluice-reg"
+	pw := fmt.Sprintf("Reg-%d-pw", time.Now().UnixNano()%1_000_000)
+	reg, err := local.StartRegistry(ctx, local.RegistryOptions{User: user, Password: pw})
+	if err != nil {
+		t.Fatalf("start schema registry with basic auth: %v", err)
+	}
+	defer reg.Stop()
+	cl, err := reg.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	f.registry = &localRegistry{reg: reg, cl: cl}
+	f.exec("CREATE TABLE a (id INT PRIMARY KEY, v INT)", "INSERT INTO a VALUES (1, 1)")
+	var outputs []string
+	expect := func(args, want string, ok bool) {
+		t.Helper()
+		p := f.sluice(f.config(""), args)
+		err := p.wait(90 * time.Second)
+		outputs = append(outputs, p.output())
+		if (err == nil) != ok || !strings.Contains(p.output(), want) {
+			t.Errorf("sluice %s: exit %v, want success %v and output with %q:\n%s", args, err, ok, want, p.output())
+		}
+	}
+
+	expect("check", "requires authentication (401): set schema_registry.username and schema_registry.password", false)
+	t.Setenv("SLUICE_SCHEMA_REGISTRY_USERNAME", user)
+	t.Setenv("SLUICE_SCHEMA_REGISTRY_PASSWORD", "not-the-password")
+	expect("check", `refused the credentials of user "sluice-reg" (401)`, false)
+	expect("run", "refused the credentials", false)
+	if n := f.count(f.topic("a")); n != 0 {
+		t.Errorf("%d records produced without a registered schema", n)
+	}
+
+	t.Setenv("SLUICE_SCHEMA_REGISTRY_PASSWORD", pw)
+	expect("check", "OK: source, Kafka and the schema registry are ready", true)
+	p := f.sluice(f.config(""))
+	f.waitCount(f.topic("a"), 1)
+	p.stop()
+	outputs = append(outputs, p.output())
+	recs := f.readAvro(f.avroReader(), f.topic("a"))
+	if got := render(recs[0].image()["v"], "", 0); got != "1" {
+		t.Errorf("v = %s", got)
+	}
+	for _, out := range outputs {
+		if strings.Contains(out, pw) {
+			t.Fatalf("the registry password appears in sluice's output:\n%s", out)
+		}
+	}
+}
