@@ -151,10 +151,9 @@ kafka:
   checkpoint_interval: 200ms
   topic_config:
     min.compaction.lag.ms: "3600000"   # tests read every record, superseded ones too
-format: json
-log:
+%slog:
   level: debug
-%s`, f.name, f.srv.Port(), f.srv.User(), f.dbname, kafka.Bootstrap(), f.prefix, f.cp, extra)
+%s`, f.name, f.srv.Port(), f.srv.User(), f.dbname, kafka.Bootstrap(), f.prefix, f.cp, f.formatYAML(), extra)
 }
 
 // tableRows returns the rows of table as key JSON → column → text, like

@@ -48,7 +48,8 @@ func selection(cfg *Config) *sluice.Selection {
 func postgresSnapshotConfig(cfg *Config, log *slog.Logger) snapshot.PostgresConfig {
 	s := &cfg.Source
 	return snapshot.PostgresConfig{Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
-		Database: s.Database, Selection: selection(cfg), ConnectTimeout: s.ConnectTimeout, Logger: log}
+		Database: s.Database, SSLMode: s.SSLMode, SSLRootCert: s.SSLRootCert, Selection: selection(cfg),
+		ConnectTimeout: s.ConnectTimeout, Logger: log}
 }
 
 // postgresPrepared is what the start-up checks found on a PostgreSQL
