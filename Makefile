@@ -3,8 +3,8 @@
 GO      ?= go
 PKGS    := ./...
 # The integration tier needs real servers; the harness (deploy/local) installs
-# MariaDB from Debian's packages and Apache Kafka from Maven Central on first use
-# and caches them.
+# MariaDB and PostgreSQL from Debian's packages, and Apache Kafka and the schema
+# registry from Maven Central, on first use and caches them.
 INTEGRATION_TIMEOUT ?= 25m
 
 .PHONY: help build test unit integration quickstart bench vet fmt deps clean
@@ -33,7 +33,8 @@ unit:
 	$(GO) test -race -count=1 $(PKGS)
 
 integration:
-	$(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) ./deploy/... ./integration/...
+	$(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) \
+		./deploy/... ./integration/... ./pgoutput/... ./schema/... ./snapshot/...
 
 ## deps: install (or find in the cache) the servers the integration tier uses.
 deps:
