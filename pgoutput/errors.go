@@ -91,7 +91,8 @@ func classify(err error, op, slot, publication string) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		msg := strings.ToLower(pe.Message)
+		// PostgreSQL puts the reason for an invalidated slot in the detail.
+		msg := strings.ToLower(pe.Message + " " + pe.Detail)
 		switch {
 		case pe.Code == codeObjectInUse:
 			return slotActiveError(slot, 0, err)
@@ -105,7 +106,7 @@ func classify(err error, op, slot, publication string) error {
 			if strings.Contains(msg, "wal_level") {
 				return fmt.Errorf("%s: %w: set wal_level = logical in postgresql.conf and restart the server", op, err)
 			}
-			return SlotInvalidatedError(slot, pe.Message)
+			return SlotInvalidatedError(slot, strings.TrimSuffix(pe.Message+": "+pe.Detail, ": "))
 		case pe.Code == codeInsufficientPrivilege || pe.Code == codeInvalidAuthorization || pe.Code == codeInvalidPassword:
 			return fmt.Errorf("%w: %s: %w: the user needs to log in with replication=database (a pg_hba.conf entry for it) and the REPLICATION attribute (ALTER ROLE … WITH REPLICATION; rds_replication on RDS)",
 				ErrPermission, op, err)

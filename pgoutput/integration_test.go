@@ -601,6 +601,53 @@ func TestIntegrationCheck(t *testing.T) {
 	}
 }
 
+// A slot the server invalidated (max_slot_wal_keep_size) stops Run at
+// once; LookupSlot and Check say so.
+func TestIntegrationSlotInvalidated(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	pg, err := local.StartPostgres(ctx, local.PostgresOptions{Args: []string{"max_slot_wal_keep_size=1MB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	exec(t, pg, "", "CREATE TABLE t (id int PRIMARY KEY)")
+	conn, err := pg.Conn(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := EnsurePublication(ctx, conn, "p", []TableName{{"public", "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	slot, err := CreateSlot(ctx, pg.DSN(""), "lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot.Close(ctx)
+	for i := range 4 {
+		exec(t, pg, "", fmt.Sprintf("INSERT INTO t VALUES (%d)", i), "SELECT pg_switch_wal()")
+	}
+	exec(t, pg, "", "CHECKPOINT")
+	st, err := LookupSlot(ctx, conn, "lost")
+	if err != nil || !st.Invalidated() {
+		t.Fatalf("slot after its WAL was removed: %+v %v", st, err)
+	}
+	if err := st.ResumeErr("lost", "postgres"); !errors.Is(err, ErrSlotInvalidated) {
+		t.Errorf("ResumeErr: %v", err)
+	}
+	ps, err := Check(ctx, conn, CheckConfig{Slot: "lost", Publication: "p", Tables: []TableName{{"public", "t"}}})
+	if err != nil || !hasProblem(ps, false, `the server invalidated slot "lost"`) {
+		t.Errorf("Check: %+v %v", ps, err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer rcancel()
+	err = New(Config{DSN: pg.DSN(""), Slot: "lost", Publication: "p", Logger: quiet()}).Run(rctx, slot.Consistent, &safeRecorder{})
+	if !errors.Is(err, ErrSlotInvalidated) {
+		t.Errorf("Run: %v, want ErrSlotInvalidated", err)
+	}
+}
+
 // max_replication_slots exhausted before sluice's slot exists.
 func TestIntegrationSlotsExhausted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)

@@ -330,6 +330,14 @@ func TestRetryable(t *testing.T) {
 			t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
+	for _, pe := range []*pgconn.PgError{
+		{Code: codeNotInPrerequisite, Message: `can no longer get changes from replication slot "s"`, Detail: "This slot has been invalidated because it exceeded the maximum reserved size."},
+		{Code: codeNotInPrerequisite, Message: `cannot read from logical replication slot "s"`, Detail: "This slot has been invalidated because it exceeded the maximum reserved size."},
+	} {
+		if err := classify(pe, "stream", "s", "p"); !errors.Is(err, ErrSlotInvalidated) || !strings.Contains(err.Error(), "max_slot_wal_keep_size") {
+			t.Errorf("invalidated slot: %v", err)
+		}
+	}
 	err := classify(&pgconn.PgError{Code: codeObjectInUse, Message: "active"}, "start", "s", "p")
 	if !errors.Is(err, ErrSlotActive) || !strings.Contains(err.Error(), "pg_terminate_backend") {
 		t.Errorf("slot active error %q lacks the cause or the fix", err)
