@@ -494,7 +494,8 @@ func TestMarkdownPostgresAndFormats(t *testing.T) {
 			Took: 4 * time.Second,
 			Seen: progress{First: t0.Add(500 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second)))}}
 		if recv > 0 {
-			p.Backlog = &backlog{What: "w", Txns: 100, Bytes: 200e6, Recv: &recvRun{Elapsed: recv}}
+			p.Backlog = &backlog{What: "w", Txns: 100, Bytes: 200e6, Recv: &recvRun{Elapsed: recv, CPU: recv / 2},
+				DecodeShare: cpuShare{DB: 0.25, Bench: 0.5, Other: 0.75}}
 		}
 		return p
 	}
@@ -520,6 +521,7 @@ func TestMarkdownPostgresAndFormats(t *testing.T) {
 		"**Avro at 80%** (costs 20%) | Avro costs ≤ 30% | yes |",    // 250 k against 200 k
 		"**Avro at 50%** (costs 50%) | Avro costs ≤ 30% | **no** |", // 100 k against 50 k
 		"| AvroValue | 1.50 | 0 | 0 |",
+		"(9.00 s; the machine busy 1.50 cores in all, pg_recvlogical itself 0.50)",
 		"128 bytes per row as COPY text",
 		"PostgreSQL 15 (deploy/local",
 		"| PostgreSQL stream multi, avro | 1,000,000 |", // the second format's phases are in the detail table

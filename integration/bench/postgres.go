@@ -192,6 +192,10 @@ func pgCopyInOneTransaction(ctx context.Context, conn *pgx.Conn, from, to string
 // recvRun is one pass of pg_recvlogical over a backlog.
 type recvRun struct {
 	Elapsed time.Duration
+	// CPU is pg_recvlogical's own user+system time. (Its walsender exits
+	// with it, before the bench samples the machine again, so the
+	// server's share shows only in the machine's total.)
+	CPU time.Duration
 }
 
 // ceilingSlot and ceilingPublication are the slot and publication of the
@@ -252,7 +256,8 @@ func drainWithRecvlogical(ctx context.Context, pg *local.Postgres, endpos string
 	if err := cmd.Run(); err != nil {
 		return recvRun{}, fmt.Errorf("reference drain with %s: %w: %s", bin, err, stderr.String())
 	}
-	return recvRun{Elapsed: time.Since(began)}, nil
+	elapsed := time.Since(began)
+	return recvRun{Elapsed: elapsed, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 }
 
 // copyOut reads table with COPY … TO STDOUT (text) through pgx and counts

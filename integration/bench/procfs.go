@@ -207,6 +207,9 @@ type cpuShare struct {
 	Sluice, DB, Kafka, Bench, Other float64
 }
 
+// total is the cores the whole machine used.
+func (s cpuShare) total() float64 { return s.Sluice + s.DB + s.Kafka + s.Bench + s.Other }
+
 // shareBetween computes the cores used between a and b. A process that
 // started after a counts from zero; one that exited before b is missing
 // from b and its time shows up under Other, so b is taken while the

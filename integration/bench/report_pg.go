@@ -177,9 +177,9 @@ func (r *results) pgCeilingRows() string {
 		}
 		bl := p.Backlog
 		share, _ := pgCeilingShare(p)
-		fmt.Fprintf(&b, "| `pg_recvlogical` (pgoutput, proto_version 1, a slot of its own, output to /dev/null), backlog \"%s\" (%.0f MB of WAL) | %s rows/s (%s; cores: PostgreSQL %s, pg_recvlogical and the bench %s, other %s); sluice reached %.0f%% of it, start-up included |\n",
+		fmt.Fprintf(&b, "| `pg_recvlogical` (pgoutput, proto_version 1, a slot of its own, output to /dev/null), backlog \"%s\" (%.0f MB of WAL) | %s rows/s (%s; the machine busy %s cores in all, pg_recvlogical itself %s); sluice reached %.0f%% of it, start-up included |\n",
 			bl.What, float64(bl.Bytes)/1e6, krate(recvRate(p)), secs(bl.Recv.Elapsed),
-			cores(bl.DecodeShare.DB), cores(bl.DecodeShare.Bench), cores(bl.DecodeShare.Other), 100*share)
+			cores(bl.DecodeShare.total()), cores(bl.Recv.CPU.Seconds()/bl.Recv.Elapsed.Seconds()), 100*share)
 	}
 	return b.String()
 }
