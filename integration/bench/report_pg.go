@@ -266,7 +266,7 @@ func (r *results) pgMethod() string {
 	w("- **Ceiling**: before each backlog the bench creates a pgoutput slot of its own (`bench_ceiling`, with the publication\n" +
 		"  `bench_ceiling` over both tables), so it holds exactly that backlog; afterwards it runs\n" +
 		"  `pg_recvlogical --start --endpos=<LSN after the backlog> --option=proto_version=1 --option=publication_names=bench_ceiling -f - >/dev/null`\n" +
-		"  from the server's bin directory, times it from start to exit, counts its output and drops the slot. That is the server\n" +
+		"  from the server's bin directory, times it from start to exit and drops the slot. That is the server\n" +
 		"  decoding the WAL with pgoutput and a client receiving it, with nothing done to the changes. sluice's share of it\n" +
 		"  compares both from process start to the last change (sluice: to the last record acknowledged by Kafka), because the\n" +
 		"  server decodes a transaction before it sends any of it, which a drain timed from the first record would leave out.\n")
