@@ -104,13 +104,14 @@ func main() {
 	flag.DurationVar(&o.idleWait, "wait-idle", 5*time.Minute, "longest wait for other work on the machine to stop before a measurement")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	flag.Var(&args, "sluice-flag", "extra flag for `sluice run`, e.g. --kafka.linger=10ms (repeatable)")
-	flag.StringVar(&only, "only", "", "run only these phases besides the main snapshot, comma-separated: "+strings.Join(phaseNames, ",")+" (for profiling one path; the report then lacks the others)")
+	flag.StringVar(&only, "only", "", "run only these phases besides the main snapshots, comma-separated: "+strings.Join(phaseNames, ",")+" (small and 10x are MariaDB's; multi, single and tx run on every -source; for profiling one path, the report then lacks the others)")
 	flag.StringVar(&source, "source", "both", "source databases to measure: mysql (MariaDB), postgresql or both")
 	flag.StringVar(&format, "format", "both", "record formats: json, avro or both; with both, the main snapshot and the multi-row stream run in each and the other phases in json")
 	flag.BoolVar(&o.brokerCfg, "test-broker-topics", false, "keep the test broker's topic settings (1 MB segments, compaction every second) instead of Kafka's defaults")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./integration/bench [flags]\n\n"+
-			"Measures sluice end to end against a local MariaDB and Kafka and writes the figures to -out.\n\n")
+			"Measures sluice end to end against a local MariaDB and PostgreSQL, Kafka and a schema registry, and writes\n"+
+			"the figures to -out.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
