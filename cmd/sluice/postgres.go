@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -52,6 +53,10 @@ func postgresSnapshotConfig(cfg *Config, log *slog.Logger) snapshot.PostgresConf
 		ConnectTimeout: s.ConnectTimeout, Logger: log}
 }
 
+// slotReleaseWait is how long start-up waits for a slot that is still
+// marked active to be released.
+const slotReleaseWait = 10 * time.Second
+
 // postgresPrepared is what the start-up checks found on a PostgreSQL
 // source.
 type postgresPrepared struct {
@@ -62,7 +67,9 @@ type postgresPrepared struct {
 
 // preparePostgres checks the server, reports each table's replica identity,
 // and makes sure the publication covers the selected tables.
-func preparePostgres(ctx context.Context, cfg *Config, conn *pgx.Conn, log *slog.Logger) (*postgresPrepared, error) {
+// resuming says that the source streams on from a checkpoint, so a table
+// new to the publication misses the rows written before it joined.
+func preparePostgres(ctx context.Context, cfg *Config, conn *pgx.Conn, resuming bool, log *slog.Logger) (*postgresPrepared, error) {
 	problems, tables, err := checkPostgres(ctx, cfg, conn)
 	if err != nil {
 		return nil, err
@@ -80,9 +87,21 @@ func preparePostgres(ctx context.Context, cfg *Config, conn *pgx.Conn, log *slog
 		log.Info("replica identity", "table", t.Schema+"."+t.Name, "identity", identityName(t.ReplicaIdentity),
 			"before_images", identityMeaning(t.ReplicaIdentity))
 	}
+	before, err := pgoutput.LookupPublication(ctx, conn, cfg.Source.Publication)
+	if err != nil {
+		return nil, err
+	}
 	created, err := pgoutput.EnsurePublication(ctx, conn, cfg.Source.Publication, names)
 	if err != nil {
 		return nil, err
+	}
+	if resuming && before.Exists && before.Owned {
+		for _, t := range before.Missing(names) {
+			// The slot decodes a table only from the moment it joins the
+			// publication; rows written earlier come only from a snapshot.
+			log.Warn("table joined the publication after the snapshot: its changes are captured from now on, its earlier rows are not; start the source over (docs/operations.md) to copy them",
+				"table", t.String(), "publication", cfg.Source.Publication)
+		}
 	}
 	if created {
 		log.Info("publication covers the selected tables", "publication", cfg.Source.Publication, "tables", len(names))
@@ -90,6 +109,19 @@ func preparePostgres(ctx context.Context, cfg *Config, conn *pgx.Conn, log *slog
 	st, err := pgoutput.LookupSlot(ctx, conn, cfg.Source.Slot)
 	if err != nil {
 		return nil, err
+	}
+	// Right after a restart the server may still count the previous
+	// process's session as the slot's holder for a moment; a slot another
+	// sluice really holds stays active and start-up then fails.
+	for wait := time.Now().Add(slotReleaseWait); st.Active && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		if st, err = pgoutput.LookupSlot(ctx, conn, cfg.Source.Slot); err != nil {
+			return nil, err
+		}
 	}
 	return &postgresPrepared{tables: tables, names: names, slot: st}, nil
 }
@@ -172,7 +204,7 @@ func postgresSource(ctx context.Context, cfg *Config, cp sink.Checkpoint, found 
 	if err != nil {
 		return err
 	}
-	prep, err := preparePostgres(ctx, cfg, conn, log)
+	prep, err := preparePostgres(ctx, cfg, conn, found && cp.Phase == sink.PhaseStream, log)
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
