@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-cdc/sluice"
@@ -46,6 +47,13 @@ var pgTypesDDL = []string{
 	)`,
 	`ALTER TABLE types DROP COLUMN oidc`,
 	`ALTER TABLE types ADD COLUMN oidc oid`,
+	`CREATE PUBLICATION types_pub FOR TABLE types`,
+	`SELECT pg_create_logical_replication_slot('types_slot', 'pgoutput')`,
+}
+
+// pgTypesRows fills the table with edge values; pgWantRows says what they
+// convert to.
+var pgTypesRows = []string{
 	`INSERT INTO types VALUES (1,
 		32767, 2147483647,
 		'Infinity', 1.7976931348623157e308,
@@ -93,6 +101,9 @@ func TestPostgresAgainstServer(t *testing.T) {
 	}
 	defer pg.Stop()
 	if err := pg.Exec(ctx, "", pgTypesDDL...); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Exec(ctx, "", pgTypesRows...); err != nil {
 		t.Fatal(err)
 	}
 	cc, err := pgx.ParseConfig(pg.DSN(""))
@@ -155,8 +166,15 @@ func TestPostgresAgainstServer(t *testing.T) {
 	if len(lines) != len(pgWantRows) {
 		t.Fatalf("%d rows, want %d", len(lines), len(pgWantRows))
 	}
+	var copyText [][]string
+	defer func() {
+		if !t.Failed() {
+			checkStream(ctx, t, conn, tbl, copyText)
+		}
+	}()
 	for r, line := range lines {
 		fields := strings.Split(line, "\t")
+		copyText = append(copyText, fields)
 		if len(fields) != len(tbl.Columns) {
 			t.Fatalf("row %d: %d fields for %d columns", r+1, len(fields), len(tbl.Columns))
 		}
@@ -182,6 +200,98 @@ func TestPostgresAgainstServer(t *testing.T) {
 				if _, err := AppendJSON(nil, col, got); err != nil && !isNaNOrInf(got) {
 					t.Errorf("row %d column %s: %v", r+1, col.Name, err)
 				}
+			}
+		}
+	}
+}
+
+// checkStream decodes the rows from the slot with pgoutput, as the stream
+// does, and checks that the Relation message gives the snapshot's shape and
+// that each text value equals the one COPY gave and converts to the same
+// value.
+func checkStream(ctx context.Context, t *testing.T, conn *pgx.Conn, tbl *sluice.Table, copyText [][]string) {
+	t.Helper()
+	// Logical decoding reads flushed WAL only, and the harness runs with
+	// synchronous_commit off: poll until the WAL writer has flushed every
+	// insert.
+	var msgs [][]byte
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		rows, err := conn.Query(ctx, `SELECT data FROM pg_logical_slot_get_binary_changes('types_slot', NULL, NULL,
+			'proto_version', '1', 'publication_names', 'types_pub')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		more, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, more...)
+		n := 0
+		for _, m := range msgs {
+			if len(m) > 0 && m[0] == 'I' {
+				n++
+			}
+		}
+		if n >= len(copyText) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var inserts []*pglogrepl.InsertMessage
+	relations := 0
+	for _, data := range msgs {
+		m, err := pglogrepl.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *pglogrepl.RelationMessage:
+			relations++
+			attrs := make([]PostgresAttr, len(m.Columns))
+			for i, c := range m.Columns {
+				attrs[i] = PostgresAttr{Name: c.Name, TypeOID: c.DataType, Typmod: c.TypeModifier}
+			}
+			cat := NewPostgresCatalog(conn)
+			key, err := cat.PrimaryKey(ctx, m.RelationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			streamed, err := PostgresTable(ctx, cat, m.Namespace, m.RelationName, attrs, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(streamed, tbl) {
+				t.Errorf("the Relation message gives another shape than pg_attribute:\n%+v\nwant\n%+v", streamed, tbl)
+			}
+		case *pglogrepl.InsertMessage:
+			inserts = append(inserts, m)
+		}
+	}
+	if relations != 1 || len(inserts) != len(copyText) {
+		t.Fatalf("%d relation messages and %d inserts, want 1 and %d", relations, len(inserts), len(copyText))
+	}
+	for r, ins := range inserts {
+		if len(ins.Tuple.Columns) != len(tbl.Columns) {
+			t.Fatalf("insert %d: %d columns, want %d", r+1, len(ins.Tuple.Columns), len(tbl.Columns))
+		}
+		for i, c := range ins.Tuple.Columns {
+			col := &tbl.Columns[i]
+			switch c.DataType {
+			case 'n':
+				if copyText[r][i] != `\N` {
+					t.Errorf("row %d column %s: NULL in the stream, %q in COPY", r+1, col.Name, copyText[r][i])
+				}
+			case 't':
+				if want := string(copyUnescape(copyText[r][i])); string(c.Data) != want {
+					t.Errorf("row %d column %s: stream text %q, COPY text %q", r+1, col.Name, c.Data, want)
+					continue
+				}
+				got, err := PostgresValue(col, c.Data)
+				if err != nil || !sameValue(got, pgWantRows[r][col.Name]) {
+					t.Errorf("row %d column %s: stream value %#v, %v; want %#v", r+1, col.Name, got, err, pgWantRows[r][col.Name])
+				}
+			default:
+				t.Errorf("row %d column %s: tuple data type %q", r+1, col.Name, c.DataType)
 			}
 		}
 	}
