@@ -189,3 +189,31 @@ func BenchmarkCopyRows(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/row")
 }
+
+// FuzzCopyRows feeds arbitrary COPY output, in two writes, to the row
+// parser: it must not panic, and rows must come out the same however the
+// stream is cut.
+func FuzzCopyRows(f *testing.F) {
+	f.Add("1\ta\\tb\n2\t\\N\n", 3)
+	f.Add("x\n\n\t\n", 1)
+	f.Add("1\t\\\\x00\n", 0)
+	cols := []sluice.Column{{Name: "id", Kind: sluice.KindInt}, {Name: "v", Kind: sluice.KindString, SourceType: "text"}}
+	f.Fuzz(func(t *testing.T, stream string, cut int) {
+		run := func(parts ...string) ([]sluice.Row, error) {
+			var rows []sluice.Row
+			w := &copyRows{cols: cols, row: func(r sluice.Row) error { rows = append(rows, r); return nil }}
+			for _, p := range parts {
+				if _, err := w.Write([]byte(p)); err != nil {
+					return rows, err
+				}
+			}
+			return rows, nil
+		}
+		whole, err1 := run(stream)
+		cut = int(uint(cut) % uint(len(stream)+1))
+		split, err2 := run(stream[:cut], stream[cut:])
+		if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(whole, split) {
+			t.Fatalf("%q cut at %d: %v, %v vs %v, %v", stream, cut, whole, err1, split, err2)
+		}
+	})
+}
