@@ -78,6 +78,7 @@ func TestRunPostgres(t *testing.T) {
 		`CREATE TABLE parent (id int PRIMARY KEY)`,
 		`CREATE TABLE child (extra text) INHERITS (parent)`,
 		`CREATE TABLE ignored (id int PRIMARY KEY)`,
+		`CREATE VIEW order_notes AS SELECT id, note FROM orders`,
 		`INSERT INTO orders VALUES (1, E'tab\there', 's1', 10.5, '2024-01-02 03:04:05.123+00'), (2, NULL, 's2', -1, NULL)`,
 		`INSERT INTO log VALUES (1, 'first'), (2, 'second')`,
 		`INSERT INTO "Sales"."Line Items" VALUES (1, 7)`,
@@ -187,6 +188,10 @@ func TestRunPostgres(t *testing.T) {
 	sel.Include = []string{"public.events_eu"}
 	if err := RunPostgres(ctx, cfg, "", at, &recorder{}); err == nil || !strings.Contains(err.Error(), "partition of public.events") {
 		t.Errorf("a partition named: err = %v", err)
+	}
+	sel.Include = []string{"public.order_notes"}
+	if err := RunPostgres(ctx, cfg, "", at, &recorder{}); err == nil || !strings.Contains(err.Error(), "public.order_notes (a view)") {
+		t.Errorf("a view named: err = %v", err)
 	}
 	sel.Include = []string{"public.*"}
 	if err := RunPostgres(ctx, cfg, "00000003-00000002-1", at, &recorder{}); err == nil || !strings.Contains(err.Error(), "must stay open") {

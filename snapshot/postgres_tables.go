@@ -39,8 +39,9 @@ func (t PostgresTableRef) Quoted() string {
 // FullName returns schema.table as tables.include patterns name it.
 func (t PostgresTableRef) FullName() string { return t.Schema + "." + t.Name }
 
-// postgresTablesQuery lists ordinary and partitioned tables outside the
-// system schemas, with the root of each partition.
+// postgresTablesQuery lists ordinary and partitioned tables, views,
+// materialized views and foreign tables outside the system schemas, with
+// the root of each partition.
 const postgresTablesQuery = `SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relreplident::text, c.relispartition,
 	CASE WHEN c.relkind = 'p' THEN
 		(SELECT coalesce(sum(greatest(p.reltuples, 0)), 0) FROM pg_catalog.pg_partition_tree(c.oid) t
@@ -51,7 +52,7 @@ const postgresTablesQuery = `SELECT c.oid, n.nspname, c.relname, c.relkind::text
 		 JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = pg_catalog.pg_partition_root(c.oid))
 	ELSE '' END
 	FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-	WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_(catalog$|toast|temp_)'
+	WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_(catalog$|toast|temp_)'
 	ORDER BY n.nspname, c.relname`
 
 // ListPostgresTables returns the tables the selection captures, ordered by
@@ -68,6 +69,7 @@ func ListPostgresTables(ctx context.Context, conn *pgx.Conn, sel *sluice.Selecti
 	defer rows.Close()
 	var out []PostgresTableRef
 	seen := map[string]string{} // schema.table -> its partition root, "" when none
+	notTables := map[string]string{}
 	for rows.Next() {
 		var (
 			ref               PostgresTableRef
@@ -79,6 +81,10 @@ func ListPostgresTables(ctx context.Context, conn *pgx.Conn, sel *sluice.Selecti
 			return nil, fmt.Errorf("list tables: %w", err)
 		}
 		seen[ref.FullName()] = root
+		if what, ok := relkindNames[kind]; ok {
+			notTables[ref.FullName()] = what
+			continue
+		}
 		if isPartition || !sel.Match(ref.Schema, ref.Name) {
 			continue
 		}
@@ -92,10 +98,12 @@ func ListPostgresTables(ctx context.Context, conn *pgx.Conn, sel *sluice.Selecti
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	var missing, partitions []string
+	var missing, partitions, others []string
 	for _, lit := range sel.Literal() {
 		root, ok := seen[lit]
 		switch {
+		case notTables[lit] != "":
+			others = append(others, fmt.Sprintf("%s (a %s)", lit, notTables[lit]))
 		case !ok:
 			missing = append(missing, lit)
 		case root != "":
@@ -105,11 +113,18 @@ func ListPostgresTables(ctx context.Context, conn *pgx.Conn, sel *sluice.Selecti
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("tables.include names %s, which does not exist: create it or fix the name (patterns are schema.table, e.g. public.orders)", strings.Join(missing, ", "))
 	}
+	if len(others) > 0 {
+		return nil, fmt.Errorf("tables.include names %s: sluice captures tables only (logical replication publishes no other relation); include the tables behind it", strings.Join(others, ", "))
+	}
 	if len(partitions) > 0 {
 		return nil, fmt.Errorf("tables.include names %s: sluice reads partitions through their partitioned table; include that table instead", strings.Join(partitions, ", "))
 	}
 	return out, nil
 }
+
+// relkindNames names the relation kinds that are listed only to explain
+// why a literal include pattern naming one of them captures nothing.
+var relkindNames = map[string]string{"v": "view", "m": "materialized view", "f": "foreign table"}
 
 // PostgresShape is a table's captured shape and how to read it.
 type PostgresShape struct {
