@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -174,7 +175,7 @@ func RunPostgres(ctx context.Context, cfg PostgresConfig, snapshotName string, a
 		}
 		shapes = append(shapes, sh)
 	}
-	log.Info("snapshot: consistent point", "lsn", pglsn(at.LSN), "exported_snapshot", snapshotName, "tables", len(shapes))
+	log.Info("snapshot: consistent point", "lsn", pglogrepl.LSN(at.LSN).String(), "exported_snapshot", snapshotName, "tables", len(shapes))
 	src := sluice.Source{Connector: "postgresql", Name: cfg.Name, Position: at, Snapshot: true}
 	for _, sh := range shapes {
 		if err := copyPostgresTable(ctx, conn, sh, src, h, cfg.ProgressInterval, log); err != nil {
@@ -417,9 +418,4 @@ func quoteConnValue(s string) string {
 // quotePostgresLiteral quotes s as an SQL string literal.
 func quotePostgresLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-// pglsn formats an LSN as PostgreSQL does ("16/B374D848").
-func pglsn(lsn uint64) string {
-	return fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn))
 }

@@ -147,15 +147,6 @@ func TestPostgresConnConfig(t *testing.T) {
 	}
 }
 
-func TestPglsn(t *testing.T) {
-	if got := pglsn(0x16_B374D848); got != "16/B374D848" {
-		t.Errorf("pglsn = %s", got)
-	}
-	if got := pglsn(0); got != "0/0" {
-		t.Errorf("pglsn(0) = %s", got)
-	}
-}
-
 // BenchmarkCopyRows parses COPY text rows of ten typical columns into
 // canonical values, the snapshot's per-row work besides the network.
 func BenchmarkCopyRows(b *testing.B) {
