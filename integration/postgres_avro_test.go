@@ -252,3 +252,48 @@ func TestPostgresAvroSchemaChanges(t *testing.T) {
 		t.Errorf("row 1 has %d distinct key encodings across the schema changes, want 1", len(keys))
 	}
 }
+
+// TestPostgresJSONRenderAlike: with format json, every PostgreSQL type and
+// edge value (NaN and infinities included) renders to valid JSON, the same
+// for the snapshot read and the stream.
+func TestPostgresJSONRenderAlike(t *testing.T) {
+	f := newPGFixture(t)
+	var defs []string
+	for _, c := range pgFidelityColumns {
+		defs = append(defs, c.name+" "+c.typ)
+	}
+	f.exec("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+		"CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+		"CREATE TABLE ty (id int PRIMARY KEY, "+strings.Join(defs, ", ")+")")
+	n := f.pgFidelityInsert(0)
+	topic := f.topic("ty")
+	p := f.sluice(f.config(""))
+	f.waitCount(topic, int64(n))
+	f.pgFidelityInsert(100)
+	f.waitCount(topic, int64(2*n))
+	p.stop()
+
+	byID := map[string]envelope{}
+	for _, r := range f.read(topic) {
+		byID[r.Key] = r.env(t)
+	}
+	for i := 1; i <= n; i++ {
+		snap, stream := byID[fmt.Sprintf(`{"id":%d}`, i)], byID[fmt.Sprintf(`{"id":%d}`, 100+i)]
+		for _, c := range pgFidelityColumns {
+			if string(snap.After[c.name]) != string(stream.After[c.name]) {
+				t.Errorf("row %d column %s (%s): snapshot %s, stream %s", i, c.name, c.typ, snap.After[c.name], stream.After[c.name])
+			}
+		}
+	}
+	for _, c := range []struct {
+		id        int
+		col, want string
+	}{
+		{2, "r", `"NaN"`}, {3, "r", `"Infinity"`}, {4, "r", `"-Infinity"`}, {2, "d", `"NaN"`},
+		{3, "nu", `"NaN"`}, {2, "i8", "9223372036854775807"}, {1, "u", `"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"`},
+	} {
+		if got := string(byID[fmt.Sprintf(`{"id":%d}`, c.id)].After[c.col]); got != c.want {
+			t.Errorf("row %d column %s = %s, want %s", c.id, c.col, got, c.want)
+		}
+	}
+}

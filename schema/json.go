@@ -16,7 +16,9 @@ import (
 //   - integers (int64, uint64) as JSON numbers with every digit;
 //   - FLOAT and DOUBLE as the shortest number that reads back to the same
 //     float32 or float64, in plain notation between 1e-6 and 1e21 and
-//     exponent notation outside it; NaN and infinities are an error;
+//     exponent notation outside it; NaN and the infinities, which JSON
+//     numbers cannot hold (PostgreSQL real and double precision can), as
+//     the JSON strings "NaN", "Infinity" and "-Infinity";
 //   - decimals, strings, enums, sets, dates, times and the text of JSON
 //     columns as JSON strings;
 //   - bytes, bits and geometries as standard base64 in a JSON string;
@@ -45,13 +47,13 @@ func AppendJSON(dst []byte, col *sluice.Column, v any) ([]byte, error) {
 		dst = base64.StdEncoding.AppendEncode(dst, x)
 		return append(dst, '"'), nil
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return dst, fmt.Errorf("render column %q as JSON: %v has no JSON form", col.Name, x)
+		if special, ok := nonFiniteJSON(x); ok {
+			return append(dst, special...), nil
 		}
 		return appendFloat(dst, x, 64), nil
 	case float32:
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return dst, fmt.Errorf("render column %q as JSON: %v has no JSON form", col.Name, x)
+		if special, ok := nonFiniteJSON(float64(x)); ok {
+			return append(dst, special...), nil
 		}
 		return appendFloat(dst, float64(x), 32), nil
 	case bool:
@@ -72,6 +74,19 @@ func AppendJSON(dst []byte, col *sluice.Column, v any) ([]byte, error) {
 // appendFloat formats f as encoding/json does: shortest round-trip digits
 // for the given bit size, exponent notation only below 1e-6 and from 1e21,
 // and no zero padding in the exponent.
+// nonFiniteJSON returns the JSON string standing for NaN or an infinity.
+func nonFiniteJSON(f float64) (string, bool) {
+	switch {
+	case math.IsNaN(f):
+		return `"NaN"`, true
+	case math.IsInf(f, 1):
+		return `"Infinity"`, true
+	case math.IsInf(f, -1):
+		return `"-Infinity"`, true
+	}
+	return "", false
+}
+
 func appendFloat(dst []byte, f float64, bits int) []byte {
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 {

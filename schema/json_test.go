@@ -107,7 +107,17 @@ func TestAppendJSON(t *testing.T) {
 			t.Errorf("AppendJSON(%#v) = %s, %v; want prefix:%s", c.v, got, err, c.want)
 		}
 	}
-	for _, bad := range []any{math.NaN(), math.Inf(1), float32(math.Inf(-1)), int32(1), struct{}{}} {
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{math.NaN(), `"NaN"`}, {math.Inf(1), `"Infinity"`}, {float32(math.Inf(-1)), `"-Infinity"`}, {float32(math.NaN()), `"NaN"`},
+	} {
+		if got, err := AppendJSON(nil, col, c.v); err != nil || string(got) != c.want {
+			t.Errorf("AppendJSON(%v) = %s, %v; want %s", c.v, got, err, c.want)
+		}
+	}
+	for _, bad := range []any{int32(1), struct{}{}} {
 		if _, err := AppendJSON(nil, col, bad); err == nil || !strings.Contains(err.Error(), `"c"`) {
 			t.Errorf("AppendJSON(%#v): err = %v, want one naming the column", bad, err)
 		}
