@@ -18,7 +18,6 @@ import (
 // that every update increments, so the records of a key must show the
 // versions in order, each exactly once (or at least once after a crash).
 type writer struct {
-	f       *fixture
 	nextID  atomic.Int64
 	stopped chan struct{}
 	wg      sync.WaitGroup
@@ -38,12 +37,22 @@ func (f *fixture) createItems(rows int) {
 }
 
 func (f *fixture) startWriter(existing int) *writer {
-	w := &writer{f: f, stopped: make(chan struct{})}
+	conn := f.conn()
+	return startItemsWriter(f.t, existing, "CONCAT('upd-', ver + 1)", func(q string) error {
+		_, err := conn.Execute(q)
+		return err
+	})
+}
+
+// startItemsWriter runs the writer's statements through exec, from a
+// goroutine of its own, until stop; nameExpr is the SQL expression of an
+// updated row's name ('upd-' and the new version) in the server's dialect.
+func startItemsWriter(t *testing.T, existing int, nameExpr string, exec func(q string) error) *writer {
+	w := &writer{stopped: make(chan struct{})}
 	w.nextID.Store(int64(existing))
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		conn := f.conn()
 		rng := rand.New(rand.NewSource(1))
 		for {
 			select {
@@ -54,15 +63,15 @@ func (f *fixture) startWriter(existing int) *writer {
 			var q string
 			switch n := rng.Intn(10); {
 			case n < 6:
-				q = fmt.Sprintf("UPDATE items SET ver = ver + 1, name = CONCAT('upd-', ver + 1) WHERE id = %d", 1+rng.Int63n(w.nextID.Load()))
+				q = fmt.Sprintf("UPDATE items SET ver = ver + 1, name = %s WHERE id = %d", nameExpr, 1+rng.Int63n(w.nextID.Load()))
 			case n < 8:
 				id := w.nextID.Add(1)
 				q = fmt.Sprintf("INSERT INTO items VALUES (%d, 1, 'new-%d', 0.5)", id, id)
 			default:
 				q = fmt.Sprintf("DELETE FROM items WHERE id = %d", 1+rng.Int63n(w.nextID.Load()))
 			}
-			if _, err := conn.Execute(q); err != nil {
-				f.t.Errorf("writer: %s: %v", q, err)
+			if err := exec(q); err != nil {
+				t.Errorf("writer: %s: %v", q, err)
 				return
 			}
 			w.ops.Add(1)

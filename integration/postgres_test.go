@@ -4,25 +4,12 @@ package integration
 
 import (
 	"fmt"
-	"math/rand"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// pgWriter changes the items table of a PostgreSQL fixture in its own
-// transactions until stopped, like writer does on MariaDB.
-type pgWriter struct {
-	f       *pgFixture
-	nextID  atomic.Int64
-	stopped chan struct{}
-	wg      sync.WaitGroup
-	ops     atomic.Int64
-}
 
 func (f *pgFixture) createItems(rows int) {
 	// REPLICA IDENTITY FULL: delete before-images carry ver, which
@@ -32,43 +19,12 @@ func (f *pgFixture) createItems(rows int) {
 		fmt.Sprintf("INSERT INTO items SELECT g, 1, 'item-' || g, g + 0.25 FROM generate_series(1, %d) g", rows))
 }
 
-func (f *pgFixture) startWriter(existing int) *pgWriter {
-	w := &pgWriter{f: f, stopped: make(chan struct{})}
-	w.nextID.Store(int64(existing))
+func (f *pgFixture) startWriter(existing int) *writer {
 	conn := f.newConn()
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		rng := rand.New(rand.NewSource(1))
-		for {
-			select {
-			case <-w.stopped:
-				return
-			default:
-			}
-			var q string
-			switch n := rng.Intn(10); {
-			case n < 6:
-				q = fmt.Sprintf("UPDATE items SET ver = ver + 1, name = 'upd-' || (ver + 1) WHERE id = %d", 1+rng.Int63n(w.nextID.Load()))
-			case n < 8:
-				id := w.nextID.Add(1)
-				q = fmt.Sprintf("INSERT INTO items VALUES (%d, 1, 'new-%d', 0.5)", id, id)
-			default:
-				q = fmt.Sprintf("DELETE FROM items WHERE id = %d", 1+rng.Int63n(w.nextID.Load()))
-			}
-			if _, err := conn.Exec(f.ctx, q); err != nil {
-				f.t.Errorf("writer: %s: %v", q, err)
-				return
-			}
-			w.ops.Add(1)
-		}
-	}()
-	return w
-}
-
-func (w *pgWriter) stop() {
-	close(w.stopped)
-	w.wg.Wait()
+	return startItemsWriter(f.t, existing, "'upd-' || (ver + 1)", func(q string) error {
+		_, err := conn.Exec(f.ctx, q)
+		return err
+	})
 }
 
 // TestPostgresSnapshotWithConcurrentWriters: promises 1 and 2 on
