@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,6 +26,16 @@ type Builder struct {
 	prefix string
 	enc    Encoder
 	topics map[*sluice.Table]string
+	// unavailable holds the last header value built for the before- and
+	// the after-image: a table's updates usually miss the same columns.
+	unavailable [2]headerValue
+}
+
+// headerValue is the JSON list of the names of columns cols of table t.
+type headerValue struct {
+	t     *sluice.Table
+	cols  []int
+	value []byte
 }
 
 // NewBuilder returns a Builder naming topics <prefix>.<database>.<table>.
@@ -121,25 +132,30 @@ func (b *Builder) one(ctx context.Context, dst []*kgo.Record, topic string, ev *
 		return dst, fmt.Errorf("encode value for %s: %w", topic, err)
 	}
 	rec := &kgo.Record{Topic: topic, Key: key, Value: val}
-	rec.Headers = unavailableHeader(rec.Headers, HeaderUnavailableBefore, ev.Table, ev.BeforeUnavailable)
-	rec.Headers = unavailableHeader(rec.Headers, HeaderUnavailableAfter, ev.Table, ev.AfterUnavailable)
+	rec.Headers = b.unavailableHeader(rec.Headers, 0, HeaderUnavailableBefore, ev.Table, ev.BeforeUnavailable)
+	rec.Headers = b.unavailableHeader(rec.Headers, 1, HeaderUnavailableAfter, ev.Table, ev.AfterUnavailable)
 	return append(dst, rec), nil
 }
 
 // unavailableHeader appends a header naming the columns cols of t, when
-// there are any.
-func unavailableHeader(hs []kgo.RecordHeader, name string, t *sluice.Table, cols []int) []kgo.RecordHeader {
+// there are any. The value is built once for a run of records with the
+// same table shape and columns, and shared by their headers.
+func (b *Builder) unavailableHeader(hs []kgo.RecordHeader, which int, name string, t *sluice.Table, cols []int) []kgo.RecordHeader {
 	if len(cols) == 0 {
 		return hs
 	}
-	names := make([]string, 0, len(cols))
-	for _, i := range cols {
-		if i >= 0 && i < len(t.Columns) {
-			names = append(names, t.Columns[i].Name)
+	c := &b.unavailable[which]
+	if c.t != t || !slices.Equal(c.cols, cols) {
+		names := make([]string, 0, len(cols))
+		for _, i := range cols {
+			if i >= 0 && i < len(t.Columns) {
+				names = append(names, t.Columns[i].Name)
+			}
 		}
+		v, _ := json.Marshal(names) // a []string always marshals
+		*c = headerValue{t: t, cols: slices.Clone(cols), value: v}
 	}
-	v, _ := json.Marshal(names) // a []string always marshals
-	return append(hs, kgo.RecordHeader{Key: name, Value: v})
+	return append(hs, kgo.RecordHeader{Key: name, Value: c.value})
 }
 
 func (b *Builder) deletion(ctx context.Context, dst []*kgo.Record, topic string, ev *sluice.Event) ([]*kgo.Record, error) {

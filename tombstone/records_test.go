@@ -264,6 +264,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestUnavailableHeaders(t *testing.T) {
+	b := NewBuilder("", &fakeEncoder{})
 	header := func(r *kgo.Record) string {
 		var parts []string
 		for _, h := range r.Headers {
@@ -286,10 +287,18 @@ func TestUnavailableHeaders(t *testing.T) {
 		{"key change", sluice.Event{Op: sluice.OpUpdate, Table: keyed, Before: sluice.Row{"eu", int64(1), nil}, BeforeUnavailable: []int{2},
 			After: sluice.Row{"us", int64(1), nil}, AfterUnavailable: []int{2}},
 			[]string{`sluice.unavailable.before=["qty"]`, "", `sluice.unavailable.after=["qty"]`}},
+		{"other columns", sluice.Event{Op: sluice.OpUpdate, Table: keyed, Before: sluice.Row{"eu", int64(1), nil}, BeforeUnavailable: []int{1, 2},
+			After: sluice.Row{"eu", int64(1), nil}, AfterUnavailable: []int{2}},
+			[]string{fmt.Sprintf(`sluice.unavailable.before=["%s","qty"] sluice.unavailable.after=["qty"]`, keyed.Columns[1].Name)}},
+		{"update again", sluice.Event{Op: sluice.OpUpdate, Table: keyed, Before: sluice.Row{"eu", int64(1), nil}, BeforeUnavailable: []int{2},
+			After: sluice.Row{"eu", int64(1), nil}, AfterUnavailable: []int{2}},
+			[]string{`sluice.unavailable.before=["qty"] sluice.unavailable.after=["qty"]`}},
 	} {
+		// One builder for every case, in order: the header values it
+		// keeps between records must follow the columns of each.
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.ev
-			recs, err := NewBuilder("", &fakeEncoder{}).Append(context.Background(), nil, &ev)
+			recs, err := b.Append(context.Background(), nil, &ev)
 			if err != nil {
 				t.Fatal(err)
 			}
