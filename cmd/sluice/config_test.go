@@ -842,7 +842,7 @@ func TestRegistryPasswordNeverShown(t *testing.T) {
 }
 
 // TestDeploySamplesLoad keeps the sample configurations under deploy/
-// valid: the plain one and the one inside the Kubernetes ConfigMap.
+// valid: the plain ones and the one inside the Kubernetes ConfigMap.
 func TestDeploySamplesLoad(t *testing.T) {
 	pw := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pw, []byte("x\n"), 0o600); err != nil {
@@ -873,7 +873,12 @@ func TestDeploySamplesLoad(t *testing.T) {
 	if fromConfigMap == "" {
 		t.Fatal("no sluice.yaml in the sidecar's ConfigMap")
 	}
-	for name, text := range map[string]string{"sluice.example.yaml": string(plain), "sidecar.yaml": fromConfigMap} {
+	pgSample, err := os.ReadFile("../../deploy/sluice.postgresql.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"sluice.example.yaml": string(plain), "sidecar.yaml": fromConfigMap,
+		"sluice.postgresql.example.yaml": string(pgSample)} {
 		text = strings.ReplaceAll(text, "/run/secrets/sluice-password", pw)
 		c, err := LoadConfig(writeFile(t, "sluice.yaml", text), nil, nil)
 		if err != nil {
