@@ -81,12 +81,11 @@ func (f *pgFixture) pgFidelityInsert(base int) int {
 	return rows + 1
 }
 
-// TestPostgresAvroFidelity: promise 7 on PostgreSQL in Avro. Every type with
-// its edge values, read by the snapshot and again from the stream, decodes
-// with a generic Avro decoder, and equal rows are encoded byte for byte the
-// same on both paths.
-func TestPostgresAvroFidelity(t *testing.T) {
-	f := newPGAvroFixture(t)
+// pgFidelityRun creates table ty with a column of every type, inserts the
+// edge rows (ids 1…n), lets sluice snapshot them, inserts them again (ids
+// 101…100+n) while it streams, and stops it once every record arrived.
+func (f *pgFixture) pgFidelityRun() (n int, topic string) {
+	f.t.Helper()
 	var defs []string
 	for _, c := range pgFidelityColumns {
 		defs = append(defs, c.name+" "+c.typ)
@@ -94,13 +93,23 @@ func TestPostgresAvroFidelity(t *testing.T) {
 	f.exec("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
 		"CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
 		"CREATE TABLE ty (id int PRIMARY KEY, "+strings.Join(defs, ", ")+")")
-	n := f.pgFidelityInsert(0)
-	topic := f.topic("ty")
+	n = f.pgFidelityInsert(0)
+	topic = f.topic("ty")
 	p := f.sluice(f.config(""))
 	f.waitCount(topic, int64(n))
 	f.pgFidelityInsert(100)
 	f.waitCount(topic, int64(2*n))
 	p.stop()
+	return n, topic
+}
+
+// TestPostgresAvroFidelity: promise 7 on PostgreSQL in Avro. Every type with
+// its edge values, read by the snapshot and again from the stream, decodes
+// with a generic Avro decoder, and equal rows are encoded byte for byte the
+// same on both paths.
+func TestPostgresAvroFidelity(t *testing.T) {
+	f := newPGAvroFixture(t)
+	n, topic := f.pgFidelityRun()
 
 	a := f.avroReader()
 	recs := f.readAvro(a, topic)
@@ -258,20 +267,7 @@ func TestPostgresAvroSchemaChanges(t *testing.T) {
 // for the snapshot read and the stream.
 func TestPostgresJSONRenderAlike(t *testing.T) {
 	f := newPGFixture(t)
-	var defs []string
-	for _, c := range pgFidelityColumns {
-		defs = append(defs, c.name+" "+c.typ)
-	}
-	f.exec("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
-		"CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
-		"CREATE TABLE ty (id int PRIMARY KEY, "+strings.Join(defs, ", ")+")")
-	n := f.pgFidelityInsert(0)
-	topic := f.topic("ty")
-	p := f.sluice(f.config(""))
-	f.waitCount(topic, int64(n))
-	f.pgFidelityInsert(100)
-	f.waitCount(topic, int64(2*n))
-	p.stop()
+	n, topic := f.pgFidelityRun()
 
 	byID := map[string]envelope{}
 	for _, r := range f.read(topic) {

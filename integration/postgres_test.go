@@ -174,6 +174,14 @@ func TestPostgresReplicaIdentity(t *testing.T) {
 		t.Errorf("REPLICA IDENTITY DEFAULT delete before-image = %v, want id 1 and v unavailable (null)", b)
 	}
 	out := p.output()
+	// check names the identities too, and a FULL table is no problem.
+	c := f.sluice(f.config(""), "check")
+	if err := c.wait(90 * time.Second); err != nil {
+		t.Fatalf("sluice check failed: %v\n%s", err, c.output())
+	}
+	if co := c.output(); !strings.Contains(co, "INFO  REPLICA IDENTITY FULL on public.full_id") || !strings.Contains(co, "REPLICA IDENTITY DEFAULT on public.def") {
+		t.Errorf("sluice check does not report both tables' replica identity:\n%s", co)
+	}
 	for _, want := range []string{"public.def", "public.full_id"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("start-up report does not name %s", want)
@@ -409,5 +417,22 @@ func TestPostgresNewTable(t *testing.T) {
 	}
 	if out := p.output(); !strings.Contains(out, "joined the publication after the snapshot") || !strings.Contains(out, "public.b") {
 		t.Errorf("no warning names public.b as joining after the snapshot:\n%s", out)
+	}
+}
+
+// TestPostgresLeftoverSlot: a slot of sluice's name that exists before the
+// source has any checkpoint (a first start that died after creating it) is
+// dropped and created again, so that it can export the snapshot.
+func TestPostgresLeftoverSlot(t *testing.T) {
+	f := newPGFixture(t)
+	f.exec("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)",
+		fmt.Sprintf("SELECT pg_create_logical_replication_slot('%s', 'pgoutput')", f.slotName()))
+	p := f.sluice(f.config(""))
+	f.converge("t", "id")
+	f.exec("INSERT INTO t VALUES (3)")
+	f.converge("t", "id")
+	p.stop()
+	if !strings.Contains(p.output(), "dropping and re-creating it") {
+		t.Errorf("no warning about the leftover slot:\n%s", p.output())
 	}
 }

@@ -18,7 +18,10 @@ import (
 // its fix. It fails when any problem is not a
 // warning.
 func check(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
-	problems := checkSource(ctx, cfg)
+	problems, notes := checkSource(ctx, cfg)
+	for _, n := range notes {
+		fmt.Fprintf(out, "INFO  %s\n", n)
+	}
 	kcfg := sinkConfig(cfg)
 	if client, err := sink.NewClient(ctx, kcfg); err != nil {
 		problems = append(problems, sluice.Problem{Message: err.Error()})
@@ -50,12 +53,17 @@ func check(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) er
 	return nil
 }
 
-func checkSource(ctx context.Context, cfg *Config) sluice.Problems {
+// checkSource returns the source's problems and, beside them, notes that
+// are neither (such as tables with complete before-images).
+func checkSource(ctx context.Context, cfg *Config) (sluice.Problems, []string) {
 	if cfg.Source.Type == "postgresql" {
 		return checkPostgresSource(ctx, cfg)
 	}
-	sel := &sluice.Selection{Include: cfg.Tables.Include, Exclude: cfg.Tables.Exclude,
-		ExcludeColumns: cfg.Tables.ExcludeColumns, Keys: cfg.Tables.Keys}
+	return checkMySQLSource(ctx, cfg), nil
+}
+
+func checkMySQLSource(ctx context.Context, cfg *Config) sluice.Problems {
+	sel := selection(cfg)
 	scfg := snapshot.Config{Host: cfg.Source.Host, Port: cfg.Source.Port, User: cfg.Source.User,
 		Password: cfg.Source.Password.Reveal(), ConnectTimeout: cfg.Source.ConnectTimeout}
 	conn, err := snapshot.Connect(ctx, scfg)
@@ -99,20 +107,15 @@ func checkSource(ctx context.Context, cfg *Config) sluice.Problems {
 	return problems
 }
 
-func checkPostgresSource(ctx context.Context, cfg *Config) sluice.Problems {
+func checkPostgresSource(ctx context.Context, cfg *Config) (sluice.Problems, []string) {
 	conn, err := snapshot.ConnectPostgres(ctx, postgresSnapshotConfig(cfg, slog.Default()))
 	if err != nil {
-		return sluice.Problems{{Message: err.Error()}}
+		return sluice.Problems{{Message: err.Error()}}, nil
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	problems, tables, err := checkPostgres(ctx, cfg, conn)
 	if err != nil {
-		return append(problems, sluice.Problem{Message: err.Error()})
+		return append(problems, sluice.Problem{Message: err.Error()}), nil
 	}
-	for _, t := range tables {
-		problems = append(problems, sluice.Problem{Warning: t.ReplicaIdentity != 'f' && t.ReplicaIdentity != 'n', Message: fmt.Sprintf(
-			"table %s.%s has REPLICA IDENTITY %s: before-images of updates and deletes are %s", t.Schema, t.Name,
-			identityName(t.ReplicaIdentity), identityMeaning(t.ReplicaIdentity))})
-	}
-	return problems
+	return problems, identityNotes(tables)
 }

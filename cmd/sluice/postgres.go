@@ -66,8 +66,7 @@ type postgresPrepared struct {
 }
 
 // preparePostgres checks the server, reports each table's replica identity,
-// and makes sure the publication covers the selected tables.
-// resuming says that the source streams on from a checkpoint, so a table
+// and makes sure the publication covers the selected tables. resuming says that the source streams on from a checkpoint, so a table
 // new to the publication misses the rows written before it joined.
 func preparePostgres(ctx context.Context, cfg *Config, conn *pgx.Conn, resuming bool, log *slog.Logger) (*postgresPrepared, error) {
 	problems, tables, err := checkPostgres(ctx, cfg, conn)
@@ -83,9 +82,8 @@ func preparePostgres(ctx context.Context, cfg *Config, conn *pgx.Conn, resuming 
 		return nil, fmt.Errorf("source %s:%d database %s is not ready: %w", cfg.Source.Host, cfg.Source.Port, cfg.Source.Database, err)
 	}
 	names := tableNames(tables)
-	for _, t := range tables {
-		log.Info("replica identity", "table", t.Schema+"."+t.Name, "identity", identityName(t.ReplicaIdentity),
-			"before_images", identityMeaning(t.ReplicaIdentity))
+	for _, note := range identityNotes(tables) {
+		log.Info(note)
 	}
 	before, err := pgoutput.LookupPublication(ctx, conn, cfg.Source.Publication)
 	if err != nil {
@@ -171,28 +169,18 @@ func tableNames(tables []snapshot.PostgresTableRef) []pgoutput.TableName {
 	return names
 }
 
-func identityName(r byte) string {
-	switch r {
-	case 'd':
-		return "DEFAULT"
-	case 'f':
-		return "FULL"
-	case 'i':
-		return "USING INDEX"
-	case 'n':
-		return "NOTHING"
+// identityNotes reports the tables whose before-images are complete
+// (REPLICA IDENTITY FULL). pgoutput.Check reports every other identity, as a
+// warning (DEFAULT, USING INDEX) or an error (NOTHING), so each table's
+// identity is said once.
+func identityNotes(tables []snapshot.PostgresTableRef) []string {
+	var notes []string
+	for _, t := range tables {
+		if t.ReplicaIdentity == 'f' {
+			notes = append(notes, fmt.Sprintf("REPLICA IDENTITY FULL on %s: before-images of updates and deletes are complete", t.FullName()))
+		}
 	}
-	return string(r)
-}
-
-func identityMeaning(r byte) string {
-	switch r {
-	case 'f':
-		return "complete"
-	case 'n':
-		return "none: updates and deletes cannot be captured"
-	}
-	return "replica identity columns only; the other columns are null and named in the sluice.unavailable.before header"
+	return notes
 }
 
 // postgresSource decides where to start on a PostgreSQL source, runs the
@@ -204,8 +192,16 @@ func postgresSource(ctx context.Context, cfg *Config, cp sink.Checkpoint, found 
 	if err != nil {
 		return err
 	}
+	// conn serves the checks and, on a first start, dropping a leftover
+	// slot; it is closed before the snapshot.
+	closeConn := func() {
+		if conn != nil {
+			conn.Close(context.WithoutCancel(ctx))
+			conn = nil
+		}
+	}
+	defer closeConn()
 	prep, err := preparePostgres(ctx, cfg, conn, found && cp.Phase == sink.PhaseStream, log)
-	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
@@ -231,6 +227,7 @@ func postgresSource(ctx context.Context, cfg *Config, cp sink.Checkpoint, found 
 		}
 		log.Warn("the previous snapshot did not finish; taking it again, then streaming from its original point",
 			"lsn", lsnText(cp.SnapshotStart.LSN))
+		closeConn()
 		if err := snapshot.RunPostgres(ctx, scfg, "", cp.SnapshotStart, pipe); err != nil {
 			return err
 		}
@@ -249,16 +246,11 @@ func postgresSource(ctx context.Context, cfg *Config, cp sink.Checkpoint, found 
 			// through this slot; an existing slot cannot export a snapshot.
 			log.Warn("replication slot exists but this source has no checkpoint: nothing was delivered through it; dropping and re-creating it to take the snapshot",
 				"slot", slotName)
-			dropConn, err := snapshot.ConnectPostgres(ctx, scfg)
-			if err != nil {
-				return err
-			}
-			err = pgoutput.DropSlot(ctx, dropConn, slotName)
-			dropConn.Close(context.WithoutCancel(ctx))
-			if err != nil {
+			if err := pgoutput.DropSlot(ctx, conn, slotName); err != nil {
 				return err
 			}
 		}
+		closeConn()
 		slot, err := pgoutput.CreateSlot(ctx, dsn, slotName)
 		if err != nil {
 			return err
@@ -283,6 +275,7 @@ func postgresSource(ctx context.Context, cfg *Config, cp sink.Checkpoint, found 
 		}
 		log.Info("snapshot complete; streaming", "lsn", lsnText(from.LSN))
 	}
+	closeConn()
 	if err := pipe.Resumable(ctx, from); err != nil {
 		return err
 	}

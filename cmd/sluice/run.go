@@ -156,8 +156,7 @@ func source(ctx context.Context, cfg *Config, scfg snapshot.Config, bcfg binlog.
 
 // sourceConfigs connects once to check the server and fill in the flavor.
 func sourceConfigs(ctx context.Context, cfg *Config, log *slog.Logger) (snapshot.Config, binlog.Config, error) {
-	sel := &sluice.Selection{Include: cfg.Tables.Include, Exclude: cfg.Tables.Exclude,
-		ExcludeColumns: cfg.Tables.ExcludeColumns, Keys: cfg.Tables.Keys}
+	sel := selection(cfg)
 	scfg := snapshot.Config{
 		Name: cfg.Name, Host: cfg.Source.Host, Port: cfg.Source.Port, User: cfg.Source.User,
 		Password: cfg.Source.Password.Reveal(), Flavor: cfg.Source.Flavor, Selection: sel,
