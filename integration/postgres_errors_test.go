@@ -91,6 +91,16 @@ func TestPostgresPublicationMissesTable(t *testing.T) {
 	expectFailure(t, f.fixture, cfg, "run", "theirs", "public.b", "ALTER PUBLICATION")
 }
 
+// TestPostgresSpoolDirUnwritable: a spool directory sluice cannot write is
+// found before anything is streamed.
+func TestPostgresSpoolDirUnwritable(t *testing.T) {
+	f := newPGFixture(t)
+	f.exec("CREATE TABLE t (id INT PRIMARY KEY)")
+	cfg := strings.Replace(f.config(""), "  type: postgresql\n", "  type: postgresql\n  spool_dir: /proc/sluice-nowhere\n", 1)
+	expectFailure(t, f.fixture, cfg, "check", "source.spool_dir", "/proc/sluice-nowhere")
+	expectFailure(t, f.fixture, cfg, "run", "source.spool_dir", "/proc/sluice-nowhere")
+}
+
 func TestPostgresMissingTable(t *testing.T) {
 	f := newPGFixture(t)
 	f.exec("CREATE TABLE t (id INT PRIMARY KEY)")

@@ -367,6 +367,15 @@ func TestPostgresLargeTransaction(t *testing.T) {
 	if large > small*3/2+32<<20 {
 		t.Errorf("peak RSS grew from %d MB to %d MB with a 10x larger transaction: memory is not bounded", small>>20, large>>20)
 	}
+	// The big transaction outgrew logical_decoding_work_mem (64MB), so the
+	// server streamed it while it ran and sluice spooled it to disk.
+	var streamed int64
+	if err := f.conn.QueryRow(f.ctx, "SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = $1", f.slotName()).Scan(&streamed); err != nil {
+		t.Fatal(err)
+	}
+	if streamed == 0 || !strings.Contains(p.output(), "streamed transaction committed") {
+		t.Errorf("the 1,000,000-row transaction was not streamed (stream_txns %d)", streamed)
+	}
 	p.stop()
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // The pgoutput message decoder. It reads the logical replication protocol
-// (protocol versions 1 and 2, without streamed transactions) from a byte
+// (protocol versions 1 and 2, streamed transactions included) from a byte
 // slice, with no network and no state, so that it can be tested and fuzzed
 // offline. It never panics on malformed input and never allocates more than
 // a small multiple of the input's length: every count read from the message
@@ -121,10 +121,55 @@ type logicalMsg struct {
 	Content       []byte
 }
 
-// streamMsg is any message of a streamed (in-progress) transaction: 'S'
-// start, 'E' stop, 'c' commit, 'A' abort. sluice does not ask for
-// streaming, so receiving one is an error.
-type streamMsg struct{ Type byte }
+// streamStartMsg opens a block of changes of an in-progress transaction
+// ('S'). Until the matching streamStopMsg, every Relation, Type, Insert,
+// Update, Delete, Truncate and Message message carries the xid of the
+// (sub)transaction it belongs to after its type byte (see streamedXid).
+type streamStartMsg struct {
+	Xid   uint32 // the top-level transaction
+	First bool   // the transaction's first block
+}
+
+// streamStopMsg closes a block of streamed changes ('E').
+type streamStopMsg struct{}
+
+// streamCommitMsg commits a streamed transaction ('c'); no Begin message
+// precedes a streamed transaction.
+type streamCommitMsg struct {
+	Xid        uint32
+	Flags      uint8
+	CommitLSN  uint64
+	EndLSN     uint64
+	CommitTime time.Time
+}
+
+// streamAbortMsg aborts a streamed transaction ('A'), or only one of its
+// subtransactions when SubXid differs from Xid.
+type streamAbortMsg struct {
+	Xid    uint32
+	SubXid uint32
+}
+
+// carriesXid reports whether a message of type typ carries the
+// (sub)transaction's xid after its type byte when it is sent inside a
+// block of streamed changes.
+func carriesXid(typ byte) bool {
+	switch typ {
+	case 'R', 'Y', 'I', 'U', 'D', 'T', 'M':
+		return true
+	}
+	return false
+}
+
+// streamedXid splits a message sent inside a block of streamed changes
+// into the xid it carries and its payload: the bytes after the xid, which
+// with the type byte in front form the same message as outside a stream.
+func streamedXid(data []byte) (uint32, []byte, error) {
+	if len(data) < 5 {
+		return 0, nil, fmt.Errorf("%w: streamed %q message of %d bytes has no xid", errMalformed, data[0], len(data))
+	}
+	return binary.BigEndian.Uint32(data[1:5]), data[5:], nil
+}
 
 // decodeMessage decodes one pgoutput message. It returns one of the *Msg
 // types above.
@@ -206,8 +251,14 @@ func decodeMessage(data []byte) (any, error) {
 		lm := &logicalMsg{Transactional: d.u8()&1 != 0, LSN: d.u64(), Prefix: d.str()}
 		lm.Content = d.bytes(int(d.u32()))
 		m = lm
-	case 'S', 'E', 'c', 'A':
-		return &streamMsg{Type: data[0]}, nil
+	case 'S':
+		m = &streamStartMsg{Xid: d.u32(), First: d.u8() == 1}
+	case 'E':
+		m = &streamStopMsg{}
+	case 'c':
+		m = &streamCommitMsg{Xid: d.u32(), Flags: d.u8(), CommitLSN: d.u64(), EndLSN: d.u64(), CommitTime: d.time()}
+	case 'A':
+		m = &streamAbortMsg{Xid: d.u32(), SubXid: d.u32()}
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %q", errMalformed, data[0])
 	}

@@ -89,7 +89,12 @@ func TestDecodeMessages(t *testing.T) {
 		{"truncate", msg('T').u32(2).u8(3).u32(5).u32(6), &truncateMsg{Options: 3, RelationIDs: []uint32{5, 6}}},
 		{"logical message", msg('M').u8(1).u64(7).str("p").u32(2).raw([]byte("hi")),
 			&logicalMsg{Transactional: true, LSN: 7, Prefix: "p", Content: []byte("hi")}},
-		{"stream start", msg('S').u32(1).u8(1), &streamMsg{Type: 'S'}},
+		{"stream start", msg('S').u32(1).u8(1), &streamStartMsg{Xid: 1, First: true}},
+		{"stream start, later block", msg('S').u32(9).u8(0), &streamStartMsg{Xid: 9}},
+		{"stream stop", msg('E'), &streamStopMsg{}},
+		{"stream commit", msg('c').u32(9).u8(0).u64(100).u64(148).u64(1_000_000),
+			&streamCommitMsg{Xid: 9, CommitLSN: 100, EndLSN: 148, CommitTime: pgEpoch.Add(time.Second)}},
+		{"stream abort", msg('A').u32(9).u32(12), &streamAbortMsg{Xid: 9, SubXid: 12}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeMessage(tc.in)

@@ -41,11 +41,18 @@
 //     flags, which mark every column under REPLICA IDENTITY FULL. The
 //     catalog is read when the Relation message arrives, so a primary key
 //     changed since the change was written is seen as it is then.
-//   - Bounded memory (promise 8): sluice does not ask for streaming of
-//     in-progress transactions, so the server decodes a transaction after
-//     its commit and spills large ones to its own disk
-//     (logical_decoding_work_mem); the reader holds one message at a time
-//     and one shape per relation.
+//   - Bounded memory (promise 8): the reader holds one message at a time
+//     and one shape per relation. With Config.Streaming the server sends
+//     transactions larger than its logical_decoding_work_mem while they
+//     run; the reader writes each to a spool file under Config.SpoolDir
+//     (64 kB of write buffer per open transaction) and reads it back, one
+//     record at a time, at its commit. Without streaming the server decodes
+//     such a transaction after its commit and spills it to its own disk.
+//   - Only committed changes, in commit order: a streamed transaction's
+//     changes reach the handler at its Stream Commit, after every
+//     transaction committed before it; a streamed transaction that aborts
+//     is dropped, and a subtransaction that aborts (ROLLBACK TO SAVEPOINT)
+//     is cut from the spool from its first change on.
 //   - Loud failure (promise 9): a missing or invalidated slot, a slot
 //     another connection holds (SQLSTATE 55006), a missing publication and
 //     missing privileges stop Run with a one-line cause and fix; lost

@@ -123,7 +123,7 @@ func Retryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, fatal := range []error{ErrSlotMissing, ErrSlotInvalidated, ErrSlotActive, ErrPublicationMissing, ErrPermission, errMalformed} {
+	for _, fatal := range []error{ErrSlotMissing, ErrSlotInvalidated, ErrSlotActive, ErrPublicationMissing, ErrPermission, errMalformed, errSpool} {
 		if errors.Is(err, fatal) {
 			return false
 		}

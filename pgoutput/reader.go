@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -42,6 +43,20 @@ type Config struct {
 	// of the reader's own, concurrently with the handler, and must not
 	// block.
 	Acked func() (sluice.Position, bool)
+	// Streaming asks the server to stream transactions larger than its
+	// logical_decoding_work_mem while they are still in progress
+	// (pgoutput protocol 2, PostgreSQL 14 and later) instead of decoding
+	// them after their commit and spilling them to its own disk. The
+	// reader keeps each streamed transaction in a file under SpoolDir
+	// until the server commits it, then hands its changes on in commit
+	// order like any other transaction's; an aborted transaction, or
+	// subtransaction, is discarded there. Ignored before PostgreSQL 14.
+	Streaming bool
+	// SpoolDir is where streamed transactions wait for their commit, in
+	// a directory "sluice-<slot>" the reader empties when it connects.
+	// It needs room for the largest transaction's changes in pgoutput's
+	// text form. Default os.TempDir().
+	SpoolDir string
 	// StatusInterval is how often the reader reports its position to the
 	// server. Keep it well under the server's wal_sender_timeout
 	// (default 60 s). Default 10 s.
@@ -69,7 +84,17 @@ type Reader struct {
 	warned map[string]bool
 	inTxn  bool
 	begin  beginMsg
-	last   uint64 // the latest position handed to Resumable
+	// The session's streamed transactions: streaming is set when the
+	// server was asked to stream, inStream between Stream Start and
+	// Stream Stop, streamXid the transaction of that block; spools holds
+	// every streamed transaction not yet committed or aborted, in files
+	// under spoolDir.
+	streaming bool
+	inStream  bool
+	streamXid uint32
+	spools    map[uint32]*spool
+	spoolDir  string
+	last      uint64 // the latest position handed to Resumable
 	// streamed is set once this reader has streamed from the slot.
 	streamed bool
 }
@@ -91,7 +116,10 @@ func New(cfg Config) *Reader {
 	if cfg.Selection == nil {
 		cfg.Selection = &sluice.Selection{Include: []string{"*"}}
 	}
-	r := &Reader{cfg: cfg, log: cfg.Logger, rels: map[uint32]*relEntry{}, warned: map[string]bool{}}
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = os.TempDir()
+	}
+	r := &Reader{cfg: cfg, log: cfg.Logger, rels: map[uint32]*relEntry{}, warned: map[string]bool{}, spools: map[uint32]*spool{}}
 	r.newShaper = r.catalogShaper
 	return r
 }
@@ -164,7 +192,9 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 // stream runs one replication connection from r.last.
 func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 	clear(r.rels) // a new session sends every Relation message again
-	r.inTxn = false
+	r.inTxn, r.inStream, r.streaming = false, false, false
+	// A new session streams every transaction still open again.
+	defer r.dropSpools()
 	sh, closeShaper, err := r.newShaper(ctx)
 	if err != nil {
 		return err
@@ -179,12 +209,19 @@ func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 	defer conn.Close(context.Background())
 
 	proto := "1"
-	if versionNum(conn.ParameterStatus("server_version")) >= 140000 {
+	if StreamsInProgress(conn.ParameterStatus("server_version")) {
 		proto = "2"
 	}
 	args := []string{
 		"proto_version " + quoteLiteral(proto),
 		"publication_names " + quoteLiteral(quoteIdent(r.cfg.Publication)),
+	}
+	if r.cfg.Streaming && proto == "2" {
+		if err := r.openSpoolDir(); err != nil {
+			return err
+		}
+		args = append(args, "streaming 'on'")
+		r.streaming = true
 	}
 	from := r.last
 	err = pglogrepl.StartReplication(ctx, conn, quoteIdent(r.cfg.Slot), pglogrepl.LSN(from),
@@ -194,7 +231,7 @@ func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 	}
 	r.streamed = true
 	r.log.Info("streaming from replication slot", "slot", r.cfg.Slot, "publication", r.cfg.Publication,
-		"lsn", pglogrepl.LSN(from).String(), "proto_version", proto)
+		"lsn", pglogrepl.LSN(from).String(), "proto_version", proto, "streaming", r.streaming)
 
 	fb := r.startFeedback(ctx, conn, from)
 	defer fb.close()
@@ -263,10 +300,33 @@ func (r *Reader) keepalive(ctx context.Context, walEnd uint64, h sluice.Handler)
 // apply decodes one pgoutput message that started at WAL position at and
 // hands its events to h.
 func (r *Reader) apply(ctx context.Context, at uint64, data []byte, h sluice.Handler) error {
+	if r.inStream && len(data) > 0 && carriesXid(data[0]) {
+		xid, payload, err := streamedXid(data)
+		if err == nil {
+			err = r.spools[r.streamXid].add(at, xid, data[0], payload)
+		}
+		if err != nil {
+			return r.streamError(at, err)
+		}
+		return nil
+	}
 	m, err := decodeMessage(data)
 	if err != nil {
 		return fmt.Errorf("pgoutput: at %s: %w", pglogrepl.LSN(at), err)
 	}
+	switch m := m.(type) {
+	case *streamStartMsg, *streamStopMsg, *streamCommitMsg, *streamAbortMsg:
+		return r.streamControl(ctx, at, m, h)
+	}
+	if r.inStream {
+		return fmt.Errorf("pgoutput: at %s: %w: %q message inside a block of streamed changes", pglogrepl.LSN(at), errMalformed, data[0])
+	}
+	return r.dispatch(ctx, at, m, h)
+}
+
+// dispatch hands one decoded message of a transaction, streamed or not,
+// on.
+func (r *Reader) dispatch(ctx context.Context, at uint64, m any, h sluice.Handler) error {
 	switch m := m.(type) {
 	case *beginMsg:
 		r.inTxn, r.begin = true, *m
@@ -286,8 +346,6 @@ func (r *Reader) apply(ctx context.Context, at uint64, data []byte, h sluice.Han
 		return r.delete(ctx, at, m, h)
 	case *truncateMsg:
 		return r.truncate(ctx, at, m, h)
-	case *streamMsg:
-		return fmt.Errorf("pgoutput: at %s: %w: streamed transaction message %q, but sluice did not ask for streaming", pglogrepl.LSN(at), errMalformed, m.Type)
 	}
 	return nil
 }

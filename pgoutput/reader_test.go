@@ -427,9 +427,13 @@ func FuzzApply(f *testing.F) {
 		msg('D').u32(10).u8('O').tuple(text("2"), null(), text("b")),
 		msg('T').u32(1).u8(0).u32(10), commitWire(1, 2, commitAt)))
 	f.Add(frame(ordersRel('f', "id", "note", "body"), msg('U').u32(10).u8('O').tuple(text("1"), unchanged(), text("x")).u8('N').tuple(text("1"), unchanged(), unchanged())))
+	f.Add(frame(streamStart(5, true), streamed(5, ordersRel('d', "id")), streamed(6, ins("1")), streamStop(),
+		streamAbort(5, 6), streamStart(5, false), streamed(5, ins("2")), streamStop(), streamCommit(5, 1, 2, commitAt)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sel := &sluice.Selection{Include: []string{"*"}, ExcludeColumns: []string{"*.*.body"}, Keys: map[string][]string{"shop.log": {"note"}}}
 		r, _ := testReader(sel, map[uint32][]string{10: {"id"}})
+		r.streaming, r.spoolDir = true, t.TempDir()
+		defer r.dropSpools()
 		h := &recorder{}
 		for len(data) >= 2 {
 			n := int(data[0])<<8 | int(data[1])

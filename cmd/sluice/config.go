@@ -63,6 +63,8 @@ type SourceConfig struct {
 	Slot           string        `yaml:"slot" help:"postgresql: logical replication slot; empty derives sluice_<name>; kept across restarts, dropped only by sluice drop-slot"`
 	Publication    string        `yaml:"publication" help:"postgresql: publication; empty derives sluice_<name>; created over the selected tables when absent, else checked to cover them"`
 	StatusInterval time.Duration `yaml:"status_interval" help:"postgresql: how often the acknowledged position is reported to the server, which then frees WAL; 0 means 10s"`
+	Streaming      bool          `yaml:"streaming" default:"true" help:"postgresql 14 and later: have the server stream transactions larger than its logical_decoding_work_mem while they run; sluice keeps them in spool_dir until they commit; false leaves them to the server, which decodes them after the commit and spills them to its own disk"`
+	SpoolDir       string        `yaml:"spool_dir" help:"postgresql: directory for streamed transactions waiting for their commit; needs room for the largest transaction; empty means the system's temporary directory"`
 }
 
 // TablesConfig chooses the tables and columns to capture.

@@ -42,7 +42,7 @@ func testdataConfig() *Config {
 		Name: "orders-db",
 		Source: SourceConfig{
 			Type: "mysql", Host: "db1.internal", Port: 3307, User: "sluice",
-			ServerID: deriveServerID("orders-db"), Flavor: "mariadb", ConnectTimeout: 5 * time.Second,
+			ServerID: deriveServerID("orders-db"), Flavor: "mariadb", ConnectTimeout: 5 * time.Second, Streaming: true,
 		},
 		Tables: TablesConfig{
 			Include:        []string{"shop.*", "billing.invoices"},
@@ -154,7 +154,7 @@ func TestLoadConfigLayers(t *testing.T) {
 				*c = Config{
 					Name: "sluice",
 					Source: SourceConfig{Type: "mysql", Host: "127.0.0.1", Port: 3306, User: "sluice",
-						ServerID: deriveServerID("sluice"), ConnectTimeout: 10 * time.Second},
+						ServerID: deriveServerID("sluice"), ConnectTimeout: 10 * time.Second, Streaming: true},
 					Tables:   TablesConfig{Include: []string{"shop.*"}},
 					Snapshot: SnapshotConfig{Mode: "initial"},
 					Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:9092"}, TopicPrefix: "sluice",

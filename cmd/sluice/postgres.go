@@ -138,6 +138,11 @@ func checkPostgres(ctx context.Context, cfg *Config, conn *pgx.Conn) (sluice.Pro
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.Source.Streaming && pgoutput.StreamsInProgress(conn.PgConn().ParameterStatus("server_version")) {
+		if err := pgoutput.CheckSpoolDir(cfg.Source.SpoolDir, cfg.Source.Slot); err != nil {
+			problems = append(problems, sluice.Problem{Message: err.Error()})
+		}
+	}
 	if len(tables) == 0 {
 		problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf("tables.include %v matches no table in database %s: nothing will be captured", sel.Include, cfg.Source.Database)})
 	}
@@ -282,6 +287,7 @@ func postgresSource(ctx context.Context, cfg *Config, cp sink.Checkpoint, found 
 	r := pgoutput.New(pgoutput.Config{
 		Name: cfg.Name, DSN: dsn, Slot: slotName, Publication: cfg.Source.Publication,
 		Selection: selection(cfg), StatusInterval: cfg.Source.StatusInterval, Logger: log,
+		Streaming: cfg.Source.Streaming, SpoolDir: cfg.Source.SpoolDir,
 		Acked: func() (sluice.Position, bool) {
 			cp, ok := prod.Acked()
 			return cp.Position, ok
