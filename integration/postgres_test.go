@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,6 +91,70 @@ func TestPostgresKillDuringStream(t *testing.T) {
 	t.Logf("writer made %d changes; %d records, %d repeated after kill -9", w.ops.Load(), len(recs), dups)
 	if strings.Contains(p2.output(), "snapshot complete") {
 		t.Errorf("restart took a new snapshot instead of resuming")
+	}
+	p2.stop()
+}
+
+// TestPostgresKillDuringStreamedTransaction: promise 5 with a transaction
+// the server streams while it runs. kill -9 while sluice spools it, commit
+// it, restart: the transaction arrives whole and once, and the leftover
+// spool is cleared.
+func TestPostgresKillDuringStreamedTransaction(t *testing.T) {
+	f := newPGFixture(t)
+	f.createItems(2000)
+	// The walsender reads the database's settings when it starts: stream
+	// every transaction past 64 kB of decoded changes.
+	f.exec("ALTER DATABASE " + quotePG(f.dbname) + " SET logical_decoding_work_mem = '64kB'")
+	spool := t.TempDir()
+	cfg := strings.Replace(f.config(""), "  type: postgresql\n", "  type: postgresql\n  spool_dir: "+spool+"\n", 1)
+	p := f.sluice(cfg)
+	f.converge("items", "id", "ver", "name", "amount")
+	dir := filepath.Join(spool, "sluice-"+f.slotName())
+	spooled := func() (bool, string) {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.spool"))
+		var size int64
+		for _, file := range files {
+			if st, err := os.Stat(file); err == nil {
+				size += st.Size()
+			}
+		}
+		return size > 0, fmt.Sprintf("%d spool files, %d bytes in %s", len(files), size, dir)
+	}
+	tx := f.newConn()
+	update := "UPDATE items SET ver = ver + 1, name = 'upd-' || (ver + 1)"
+	for _, q := range []string{"BEGIN", update, update, update} {
+		if _, err := tx.Exec(f.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.eventually(30*time.Second, "the open transaction spooled", spooled)
+	before := f.count(f.topic("items"))
+	p.kill()
+	if ok, what := spooled(); !ok {
+		t.Fatalf("no spool left after kill -9: %s", what)
+	}
+	for _, q := range []string{update, "COMMIT"} {
+		if _, err := tx.Exec(f.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.count(f.topic("items")); n != before {
+		t.Errorf("%d records of an uncommitted transaction reached Kafka", n-before)
+	}
+	p2 := f.sluice(cfg)
+	recs := f.converge("items", "id", "ver", "name", "amount")
+	if dups := checkVersions(t, recs, true); dups != 0 {
+		t.Errorf("%d records repeated", dups)
+	}
+	if want := int64(2000 + 4*2000); int64(len(recs)) != want {
+		t.Errorf("%d records, want %d: the snapshot's and four versions per row", len(recs), want)
+	}
+	f.eventually(10*time.Second, "the spool cleared", func() (bool, string) {
+		ok, what := spooled()
+		return !ok, what
+	})
+	if !strings.Contains(p2.output(), "streamed transaction committed") {
+		t.Error("the restarted sluice did not receive the transaction streamed")
 	}
 	p2.stop()
 }
