@@ -87,7 +87,11 @@
 // Config.StatusInterval (so a handler blocked on Kafka does not let the
 // server's wal_sender_timeout end the session) and closes the connection
 // when the context is done; Run stops it and waits for it before it
-// reconnects or returns. Config.Acked is called from that goroutine.
+// reconnects or returns. Config.Acked is called from that goroutine. While
+// a committed streamed transaction is read back from its spool, one more
+// goroutine reads, decodes and converts it, handing the events over in
+// batches (at most replayBatch × replayBatches waiting) to the calling
+// goroutine, which calls the handler; the replay ends before Run goes on.
 //
 // Values arrive in text form and are converted by package schema's
 // PostgreSQL mapper under schema.PostgresSessionSettings, which the reader

@@ -86,17 +86,7 @@ func (r *Reader) streamCommit(ctx context.Context, m *streamCommitMsg, h sluice.
 	if sp := r.spools[m.Xid]; sp != nil {
 		delete(r.spools, m.Xid)
 		began := time.Now()
-		err := sp.replay(func(at uint64, msg []byte) error {
-			dm, err := decodeMessage(msg)
-			if err != nil {
-				return fmt.Errorf("pgoutput: streamed transaction %d at %s: %w", m.Xid, pglogrepl.LSN(at), err)
-			}
-			switch dm.(type) {
-			case *beginMsg, *commitMsg:
-				return fmt.Errorf("pgoutput: streamed transaction %d at %s: %w: %q message in a streamed block", m.Xid, pglogrepl.LSN(at), errMalformed, msg[0])
-			}
-			return r.dispatch(ctx, at, dm, h)
-		})
+		err := r.replay(ctx, sp, m.Xid, h)
 		size := sp.size
 		if rerr := sp.remove(); err == nil && rerr != nil {
 			err = r.streamError(m.CommitLSN, rerr)
@@ -111,6 +101,97 @@ func (r *Reader) streamCommit(ctx context.Context, m *streamCommitMsg, h sluice.
 			"spooled_bytes", size, "replay", time.Since(began).Round(time.Millisecond))
 	}
 	return r.dispatch(ctx, m.CommitLSN, &commitMsg{Flags: m.Flags, CommitLSN: m.CommitLSN, EndLSN: m.EndLSN, CommitTime: m.CommitTime}, h)
+}
+
+// replayBatch is how many events the spool's reader hands over at once,
+// and replayBatches how many batches may wait: together they bound the
+// events held between the two goroutines of a replay.
+const (
+	replayBatch   = 128
+	replayBatches = 4
+)
+
+// replay reads a committed transaction's spool back and hands its events
+// to h in order. Reading the spool, decoding the messages and converting
+// their values run on a goroutine of their own while this one calls h
+// (encoding and producing, downstream), so the two overlap; the server has
+// nothing to decode meanwhile, so a second core is usually idle. The
+// reader's state (shapes, the catalog connection) is used by that
+// goroutine alone until replay returns.
+func (r *Reader) replay(ctx context.Context, sp *spool, xid uint32, h sluice.Handler) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []*sluice.Event, replayBatches)
+	done := make(chan error, 1)
+	go func() {
+		c := &batcher{ctx: rctx, out: batches}
+		err := sp.replay(func(at uint64, msg []byte) error {
+			dm, err := decodeMessage(msg)
+			if err != nil {
+				return fmt.Errorf("pgoutput: streamed transaction %d at %s: %w", xid, pglogrepl.LSN(at), err)
+			}
+			switch dm.(type) {
+			case *beginMsg, *commitMsg:
+				return fmt.Errorf("pgoutput: streamed transaction %d at %s: %w: %q message in a streamed block", xid, pglogrepl.LSN(at), errMalformed, msg[0])
+			}
+			return r.dispatch(rctx, at, dm, c)
+		})
+		if err == nil {
+			err = c.flush()
+		}
+		close(batches)
+		done <- err
+	}()
+	var herr error
+	for b := range batches {
+		for _, ev := range b {
+			if herr != nil {
+				break
+			}
+			if herr = h.Change(ctx, ev); herr != nil {
+				cancel() // stop the reading side; drain what it sent
+			}
+		}
+	}
+	err := <-done
+	if herr != nil {
+		return herr
+	}
+	return err
+}
+
+// batcher is the handler of a replay's reading side: it collects events
+// into batches for the goroutine that calls the real handler.
+type batcher struct {
+	ctx   context.Context
+	out   chan<- []*sluice.Event
+	batch []*sluice.Event
+}
+
+func (b *batcher) Change(_ context.Context, ev *sluice.Event) error {
+	b.batch = append(b.batch, ev)
+	if len(b.batch) < replayBatch {
+		return nil
+	}
+	return b.flush()
+}
+
+// Resumable is never called inside a transaction.
+func (b *batcher) Resumable(context.Context, sluice.Position) error {
+	return fmt.Errorf("pgoutput: %w: a resumable position inside a streamed transaction", errMalformed)
+}
+
+func (b *batcher) flush() error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	select {
+	case b.out <- b.batch:
+		b.batch = make([]*sluice.Event, 0, replayBatch)
+		return nil
+	case <-b.ctx.Done():
+		return b.ctx.Err()
+	}
 }
 
 // streamError wraps a spool failure with its fix.

@@ -3,8 +3,10 @@ package pgoutput
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +242,40 @@ func TestCheckSpoolDir(t *testing.T) {
 	}
 	if !StreamsInProgress("14.1") || !StreamsInProgress("15.4 (Debian 15.4-1)") || StreamsInProgress("13.9") {
 		t.Error("StreamsInProgress")
+	}
+}
+
+// A replay longer than the batches between its two goroutines keeps the
+// order; a handler that fails stops it with the handler's error.
+func TestStreamedReplayBatches(t *testing.T) {
+	const n = 5*replayBatch*replayBatches + 7
+	msgs := []wire{streamStart(3, true), streamed(3, ordersRel('d', "id"))}
+	for i := 1; i <= n; i++ {
+		msgs = append(msgs, streamed(3, ins(strconv.Itoa(i))))
+	}
+	msgs = append(msgs, streamStop(), streamCommit(3, 0x900, 0x928, commitAt))
+
+	r := streamingReader(t)
+	h := &recorder{}
+	if err := feed(t, r, h, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.events) != n || !reflect.DeepEqual(h.resumable, []uint64{0x928}) {
+		t.Fatalf("%d events, resumable %x; want %d and [928]", len(h.events), h.resumable, n)
+	}
+	for i, ev := range h.events {
+		if want := strconv.Itoa(i + 1); fmt.Sprint(ev.After[0]) != want {
+			t.Fatalf("event %d holds id %v, want %s", i, ev.After[0], want)
+		}
+	}
+
+	r = streamingReader(t)
+	h = &recorder{failAfter: replayBatch + 3}
+	err := feed(t, r, h, msgs...)
+	if err == nil || err.Error() != "downstream refused" {
+		t.Fatalf("error %v, want the handler's", err)
+	}
+	if len(h.resumable) != 0 {
+		t.Errorf("resumable %x after a failed replay", h.resumable)
 	}
 }
