@@ -32,6 +32,55 @@ func (r *pgResults) phases() []*phase {
 // format; the slot and publication derive from it.
 func pgSourceName(format string) string { return "pg-" + format }
 
+// settlePGSlot returns a phase's Settle for the PostgreSQL source in
+// format. The slot's restart_lsn (where the next session starts decoding)
+// moves only when the server decodes a running-transactions record whose
+// predecessor it serialized a snapshot at, and the client then confirms a
+// position past it. So while that sluice still runs, idle, after draining
+// its phase, the bench issues a CHECKPOINT (which logs one) every few
+// seconds until the restart_lsn has passed the phase's WAL; sluice confirms
+// the keepalive positions meanwhile. Without it the next phase's walsender
+// would decode again the tail of the WAL this phase already delivered,
+// which the ceiling's fresh slot never does. It waits at most 90 s.
+func (b *bench) settlePGSlot(format string) func(context.Context) error {
+	slot := b.pgConfig(format).Slot
+	return func(ctx context.Context) error {
+		conn, err := b.pg.Conn(ctx, benchDB)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		var target string
+		if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+			return err
+		}
+		began := time.Now()
+		var checkpoint time.Time
+		for {
+			var caught bool
+			err := conn.QueryRow(ctx, "SELECT restart_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1", slot, target).Scan(&caught)
+			if err != nil {
+				return fmt.Errorf("slot %s: %w", slot, err)
+			}
+			if caught {
+				say("  slot %s: restart_lsn past the phase's WAL after %.1fs", slot, time.Since(began).Seconds())
+				return nil
+			}
+			if time.Since(began) > 90*time.Second {
+				say("  slot %s: restart_lsn did not reach %s within 90s; the next phase may decode some WAL again", slot, target)
+				return nil
+			}
+			if time.Since(checkpoint) > 5*time.Second {
+				if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+					return err
+				}
+				checkpoint = time.Now()
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
 // pgConfig returns a sluice configuration for a PostgreSQL source in
 // format capturing include.
 func (b *bench) pgConfig(format string, include ...string) sluiceConfig {
@@ -99,7 +148,7 @@ func (b *bench) runPostgres(ctx context.Context, o options, res *results) error 
 	include := []string{benchDB + ".orders", benchDB + ".orders_tx"}
 	for i, f := range o.formats {
 		ph := &phase{Key: "pg-snapshot-" + f, Source: "postgresql", Format: f, Title: "PostgreSQL snapshot of " + thousands(o.rows) + " rows, " + f, Snapshot: true,
-			Topic: topicOf(pgSourceName(f), "orders"), Records: o.rows}
+			Topic: topicOf(pgSourceName(f), "orders"), Records: o.rows, Settle: b.settlePGSlot(f)}
 		if err := b.measure(ctx, ph, b.pgConfig(f, include...)); err != nil {
 			return err
 		}
@@ -122,7 +171,7 @@ func (b *bench) runPostgres(ctx context.Context, o options, res *results) error 
 		for i, f := range o.formats {
 			ph := &phase{Key: "pg-stream-multi-" + f, Source: "postgresql", Format: f,
 				Title: fmt.Sprintf("PostgreSQL stream of %s changes in %s-row transactions, %s", thousands(o.rows), thousands(o.chunk), f),
-				Topic: topicOf(pgSourceName(f), "orders"), Records: o.rows, Backlog: bl}
+				Topic: topicOf(pgSourceName(f), "orders"), Records: o.rows, Backlog: bl, Settle: b.settlePGSlot(f)}
 			if err := b.measure(ctx, ph, b.pgConfig(f, include...)); err != nil {
 				return err
 			}
@@ -145,7 +194,7 @@ func (b *bench) runPostgres(ctx context.Context, o options, res *results) error 
 		}
 		pr.StreamSingle = &phase{Key: "pg-stream-single-" + f, Source: "postgresql", Format: f,
 			Title: fmt.Sprintf("PostgreSQL stream of %s single-row transactions, %s", thousands(n), f),
-			Topic: topicOf(pgSourceName(f), "orders"), Records: n, Backlog: bl}
+			Topic: topicOf(pgSourceName(f), "orders"), Records: n, Backlog: bl, Settle: b.settlePGSlot(f)}
 		if err := b.measure(ctx, pr.StreamSingle, b.pgConfig(f, include...)); err != nil {
 			return err
 		}
@@ -161,7 +210,7 @@ func (b *bench) runPostgres(ctx context.Context, o options, res *results) error 
 		}
 		pr.StreamTx = &phase{Key: "pg-stream-tx-" + f, Source: "postgresql", Format: f,
 			Title: fmt.Sprintf("PostgreSQL stream of one %s-row transaction, %s", thousands(o.rows), f),
-			Topic: topicOf(pgSourceName(f), "orders_tx"), Records: o.rows, Backlog: bl}
+			Topic: topicOf(pgSourceName(f), "orders_tx"), Records: o.rows, Backlog: bl, Settle: b.settlePGSlot(f)}
 		if err := b.measure(ctx, pr.StreamTx, b.pgConfig(f, include...)); err != nil {
 			return err
 		}

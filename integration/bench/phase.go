@@ -33,6 +33,9 @@ type phase struct {
 	Profile *profile      // nil without perf
 	Busy    string        // set when the machine was busy at the start
 	Logs    []string      // sluice's warnings and errors
+	// Settle runs after the last record arrived, before sluice stops and
+	// outside every figure; nil for none.
+	Settle func(context.Context) error
 }
 
 // Startup is the time from sluice's start to the first record in Kafka.
@@ -218,6 +221,11 @@ func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err e
 		rec = nil
 		if perr != nil {
 			return perr
+		}
+	}
+	if ph.Settle != nil {
+		if err := ph.Settle(ctx); err != nil {
+			return fmt.Errorf("%s: %w", ph.Title, err)
 		}
 	}
 	if err := proc.stop(); err != nil {

@@ -269,7 +269,11 @@ func (r *results) pgMethod() string {
 		"  from the server's bin directory, times it from start to exit and drops the slot. That is the server\n" +
 		"  decoding the WAL with pgoutput and a client receiving it, with nothing done to the changes. sluice's share of it\n" +
 		"  compares both from process start to the last change (sluice: to the last record acknowledged by Kafka), because the\n" +
-		"  server decodes a transaction before it sends any of it, which a drain timed from the first record would leave out.\n")
+		"  server decodes a transaction before it sends any of it, which a drain timed from the first record would leave out.\n" +
+		"  After each PostgreSQL phase, while its sluice still runs idle, the bench issues `CHECKPOINT` and waits until that\n" +
+		"  sluice's slot has moved its `restart_lsn` past the phase's WAL (at most a minute, outside every figure). Otherwise\n" +
+		"  the next phase's walsender would decode the tail of the previous backlog again before reaching its own, which the\n" +
+		"  ceiling's fresh slot never does.\n")
 	w("- The snapshot's second figure is sluice's own `snapshot: table done` log line, as for MariaDB.\n\n")
 	return b.String()
 }
