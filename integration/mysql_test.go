@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,21 @@ func startItemsWriter(t *testing.T, existing int, nameExpr string, exec func(q s
 func (w *writer) stop() {
 	close(w.stopped)
 	w.wg.Wait()
+}
+
+// keyOps renders each record as its key and its op, "tombstone" for a
+// null value.
+func keyOps(t *testing.T, recs []record) []string {
+	t.Helper()
+	ops := make([]string, 0, len(recs))
+	for _, r := range recs {
+		op := "tombstone"
+		if r.Value != nil {
+			op = r.env(t).Op
+		}
+		ops = append(ops, r.Key+" "+op)
+	}
+	return ops
 }
 
 // checkVersions verifies the records of every key: versions never go
@@ -226,20 +242,13 @@ func TestDeleteAndKeys(t *testing.T) {
 	recs := f.converge("t", "id", "v")
 	p.stop()
 
-	var ops []string
-	for _, r := range recs {
-		op := "tombstone"
-		if r.Value != nil {
-			op = r.env(t).Op
-		}
-		ops = append(ops, r.Key+" "+op)
-	}
+	ops := keyOps(t, recs)
 	want := []string{
 		`{"id":2} r`, `{"id":18446744073709551615} r`,
 		`{"id":18446744073709551615} u`, `{"id":18446744073709551615} d`, `{"id":18446744073709551615} tombstone`,
 		`{"id":2} d`, `{"id":2} tombstone`, `{"id":3} c`,
 	}
-	if strings.Join(ops, "\n") != strings.Join(want, "\n") {
+	if !slices.Equal(ops, want) {
 		t.Fatalf("records:\n%s\nwant:\n%s", strings.Join(ops, "\n"), strings.Join(want, "\n"))
 	}
 	del := recs[3].env(t)

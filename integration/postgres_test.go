@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,20 +175,13 @@ func TestPostgresDeleteAndKeys(t *testing.T) {
 	recs := f.converge("t", "id", "v")
 	p.stop()
 
-	var ops []string
-	for _, r := range recs {
-		op := "tombstone"
-		if r.Value != nil {
-			op = r.env(t).Op
-		}
-		ops = append(ops, r.Key+" "+op)
-	}
+	ops := keyOps(t, recs)
 	want := []string{
 		`{"id":9223372036854775807} r`, `{"id":2} r`,
 		`{"id":9223372036854775807} u`, `{"id":9223372036854775807} d`, `{"id":9223372036854775807} tombstone`,
 		`{"id":2} d`, `{"id":2} tombstone`, `{"id":3} c`,
 	}
-	if strings.Join(ops, "\n") != strings.Join(want, "\n") {
+	if !slices.Equal(ops, want) {
 		t.Fatalf("records:\n%s\nwant:\n%s", strings.Join(ops, "\n"), strings.Join(want, "\n"))
 	}
 	del := recs[3].env(t)

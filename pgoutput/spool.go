@@ -165,5 +165,8 @@ func (s *spool) remove() error {
 	if rerr := os.Remove(s.path); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = rerr
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSpool, err)
+	}
+	return nil
 }

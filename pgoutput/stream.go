@@ -87,18 +87,17 @@ func (r *Reader) streamCommit(ctx context.Context, m *streamCommitMsg, h sluice.
 		delete(r.spools, m.Xid)
 		began := time.Now()
 		err := r.replay(ctx, sp, m.Xid, h)
-		size := sp.size
-		if rerr := sp.remove(); err == nil && rerr != nil {
-			err = r.streamError(m.CommitLSN, rerr)
+		if rerr := sp.remove(); err == nil {
+			err = rerr
+		}
+		if errors.Is(err, errSpool) {
+			return r.streamError(m.CommitLSN, err)
 		}
 		if err != nil {
-			if errors.Is(err, errSpool) && !errors.Is(err, errMalformed) {
-				return r.streamError(m.CommitLSN, err)
-			}
 			return err
 		}
 		r.log.Info("streamed transaction committed", "xid", m.Xid, "commit_lsn", pglogrepl.LSN(m.CommitLSN).String(),
-			"spooled_bytes", size, "replay", time.Since(began).Round(time.Millisecond))
+			"spooled_bytes", sp.size, "replay", time.Since(began).Round(time.Millisecond))
 	}
 	return r.dispatch(ctx, m.CommitLSN, &commitMsg{Flags: m.Flags, CommitLSN: m.CommitLSN, EndLSN: m.EndLSN, CommitTime: m.CommitTime}, h)
 }

@@ -221,6 +221,20 @@ func createTouchProcedure(ctx context.Context, db *local.MariaDB, table string) 
 // (see createTouchProcedure) on its own slice of ids. It blocks until all
 // are done.
 func singleRowUpdates(ctx context.Context, db *local.MariaDB, table string, rows int64, conns int) error {
+	return inParallel(rows, conns, func(lo, hi int64) error {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return execCtx(ctx, conn, fmt.Sprintf("CALL %s.%s(%d, %d)", quote(benchDB), quote("touch_"+table), lo, hi))
+	})
+}
+
+// inParallel splits ids 1..rows into conns consecutive slices and runs fn
+// on each from a goroutine of its own. It blocks until all are done and
+// returns the first error, as a single-row-updates failure.
+func inParallel(rows int64, conns int, fn func(lo, hi int64) error) error {
 	var wg sync.WaitGroup
 	errs := make([]error, conns)
 	per := (rows + int64(conns) - 1) / int64(conns)
@@ -233,13 +247,7 @@ func singleRowUpdates(ctx context.Context, db *local.MariaDB, table string, rows
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer conn.Close()
-			errs[i] = execCtx(ctx, conn, fmt.Sprintf("CALL %s.%s(%d, %d)", quote(benchDB), quote("touch_"+table), lo, hi))
+			errs[i] = fn(lo, hi)
 		}()
 	}
 	wg.Wait()

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -150,34 +149,15 @@ func pgMultiRowUpdates(ctx context.Context, conn *pgx.Conn, table string, rows, 
 // transaction, from conns connections in parallel, each calling the touch
 // procedure on its own slice of ids. It blocks until all are done.
 func pgSingleRowUpdates(ctx context.Context, pg *local.Postgres, table string, rows int64, conns int) error {
-	var wg sync.WaitGroup
-	errs := make([]error, conns)
-	per := (rows + int64(conns) - 1) / int64(conns)
-	for i := range conns {
-		lo := int64(i)*per + 1
-		hi := min(lo+per-1, rows)
-		if lo > hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := pg.Conn(ctx, benchDB)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer c.Close(context.Background())
-			_, errs[i] = c.Exec(ctx, "CALL "+pgTable("touch_"+table)+"($1, $2)", lo, hi)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
+	return inParallel(rows, conns, func(lo, hi int64) error {
+		c, err := pg.Conn(ctx, benchDB)
 		if err != nil {
-			return fmt.Errorf("single-row updates: %w", err)
+			return err
 		}
-	}
-	return nil
+		defer c.Close(context.Background())
+		_, err = c.Exec(ctx, "CALL "+pgTable("touch_"+table)+"($1, $2)", lo, hi)
+		return err
+	})
 }
 
 // pgCopyInOneTransaction inserts every row of from into to with one INSERT
