@@ -4,14 +4,10 @@
 // `sluice drop-slot` removes a PostgreSQL source's replication slot, and
 // `sluice version` prints the build.
 //
-// Where it sits: it loads the configuration (file, SLUICE_* environment,
-// flags), wires a source (MySQL/MariaDB: snapshot, then binlog; PostgreSQL:
-// publication and slot, the snapshot the slot exported, then pgoutput) to
-// the record builder (tombstone) with the configured encoder (Avro through
-// a schema registry, or JSON) and the producer (sink), and owns their
-// goroutines. The PostgreSQL stream learns what Kafka acknowledged from the
-// producer, and only that position is confirmed to the server. Signals
-// (SIGINT, SIGTERM) cancel the context; sluice then waits for Kafka to
-// acknowledge what it produced, writes the final checkpoint and exits 0.
-// Only main exits the process.
+// Where it sits: at the top, and it is thin. It loads the configuration
+// (package config: file, SLUICE_* environment, flags), logs the
+// configuration's warnings, and hands it to package engine, which runs the
+// pipeline. Signals (SIGINT, SIGTERM) cancel the context; the engine then
+// waits for Kafka to acknowledge what it produced, writes the final
+// checkpoint and returns, and sluice exits 0. Only main exits the process.
 package main

@@ -16,16 +16,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
-)
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
+	"github.com/sluice-cdc/sluice/buildinfo"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/engine"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := dispatch(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if !errors.Is(err, errUsage) && !errors.Is(err, errReported) {
@@ -40,33 +40,49 @@ var (
 	errReported = errors.New("already reported")
 )
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// commandSections lists, per subcommand that reads the configuration, the
+// settings it uses; --help shows only those. nil means all.
+var commandSections = map[string][]string{
+	"run":       nil,
+	"check":     nil,
+	"drop-slot": {"name", "source", "log"},
+}
+
+func dispatch(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		usage(stderr)
 		return errUsage
 	}
 	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "run", "check", "drop-slot":
-		cfg, err := LoadConfig("", rest, os.Environ())
+	if sections, ok := commandSections[cmd]; ok {
+		cfg, err := config.Load("", rest, env)
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "usage: sluice %s [--config FILE] [--key=value …]\n\nSettings (flag, environment variable, default):\n", cmd)
-			FlagUsage(stdout)
+			config.FlagUsage(stdout, sections...)
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		log := newLogger(cfg.Log, stderr)
+		for _, w := range cfg.Warnings() {
+			log.Warn(w)
+		}
+		e, err := engine.New(*cfg, engine.WithLogger(log))
+		if err != nil {
+			return err
+		}
 		switch cmd {
 		case "check":
-			return check(ctx, cfg, log, stdout)
+			return check(ctx, e, cfg.Format, stdout)
 		case "drop-slot":
-			return dropSlot(ctx, cfg, stdout)
+			return dropSlot(ctx, e, cfg, stdout)
 		}
-		return run(ctx, cfg, log)
+		return e.Run(ctx)
+	}
+	switch cmd {
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "sluice", Version())
+		fmt.Fprintln(stdout, "sluice", buildinfo.Read())
 		return nil
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -84,24 +100,52 @@ commands:
   run        snapshot the selected tables, then stream their changes to Kafka
   check      connect to the source and Kafka, check every prerequisite, print each problem with its fix
   drop-slot  PostgreSQL: drop the replication slot (the next start then needs a new snapshot)
-  version    print the version
+  version    print the version, the commit and its time
 
-Run "sluice run --help" for every setting.
+Run "sluice <command> --help" for the settings a command uses.
 `)
 }
 
-// Version is the build's version: the -X value, else the module version.
-func Version() string {
-	if version != "" {
-		return version
+// check prints what engine.Check found; it fails when any problem is not a
+// warning.
+func check(ctx context.Context, e *engine.Engine, format string, out io.Writer) error {
+	r := e.Check(ctx)
+	for _, n := range r.Notes {
+		fmt.Fprintf(out, "INFO  %s\n", n)
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	for _, p := range r.Problems {
+		tag := "ERROR"
+		if p.Warning {
+			tag = "WARN "
+		}
+		fmt.Fprintf(out, "%s %s\n", tag, p.Message)
 	}
-	return "(devel)"
+	if n := r.Failed(); n > 0 {
+		fmt.Fprintf(out, "%d problem(s) stop sluice from running\n", n)
+		return errReported
+	}
+	if format == "avro" {
+		fmt.Fprintln(out, "OK: source, Kafka and the schema registry are ready")
+		return nil
+	}
+	fmt.Fprintln(out, "OK: source and Kafka are ready")
+	return nil
 }
 
-func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+// dropSlot is `sluice drop-slot`.
+func dropSlot(ctx context.Context, e *engine.Engine, cfg *config.Config, out io.Writer) error {
+	slot, err := e.DropSlot(ctx)
+	if errors.Is(err, engine.ErrNoSlot) {
+		return fmt.Errorf("drop-slot applies to source.type postgresql, this source is %s", cfg.Source.Type)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "dropped replication slot %s; delete the checkpoint of source %s (see docs/checkpoints.md) before the next start, which then takes a new snapshot\n", slot, cfg.Name)
+	return nil
+}
+
+func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: lvl}

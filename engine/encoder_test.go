@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -17,11 +17,12 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/schema"
 )
 
-func registrySettings(urls ...string) SchemaRegistryConfig {
-	return SchemaRegistryConfig{URLs: urls, RequestTimeout: 2 * time.Second}
+func registrySettings(urls ...string) config.SchemaRegistryConfig {
+	return config.SchemaRegistryConfig{URLs: urls, RequestTimeout: 2 * time.Second}
 }
 
 func TestCheckRegistry(t *testing.T) {
@@ -35,14 +36,14 @@ func TestCheckRegistry(t *testing.T) {
 	downURL := down.URL
 	down.Close()
 
-	withAuth := func(u, p string) SchemaRegistryConfig {
+	withAuth := func(u, p string) config.SchemaRegistryConfig {
 		c := registrySettings(authed.URL())
-		c.Username, c.Password = u, NewSecret(p)
+		c.Username, c.Password = u, config.NewSecret(p)
 		return c
 	}
 	tests := []struct {
 		name string
-		cfg  SchemaRegistryConfig
+		cfg  config.SchemaRegistryConfig
 		want string // "" for no problem
 	}{
 		{name: "reachable", cfg: registrySettings(open.URL())},
@@ -95,18 +96,18 @@ func TestRegistryTLS(t *testing.T) {
 	if p := checkRegistry(ctx, &c); len(p) != 0 {
 		t.Errorf("with ca_file: %v", p)
 	}
-	c.TLS = RegistryTLSConfig{InsecureSkipVerify: true}
+	c.TLS = config.RegistryTLSConfig{InsecureSkipVerify: true}
 	if p := checkRegistry(ctx, &c); len(p) != 0 {
 		t.Errorf("with insecure_skip_verify: %v", p)
 	}
 
 	for _, tt := range []struct {
-		tls  RegistryTLSConfig
+		tls  config.RegistryTLSConfig
 		want string
 	}{
-		{RegistryTLSConfig{CAFile: filepath.Join(dir, "missing.pem")}, "schema_registry.tls.ca_file: open "},
-		{RegistryTLSConfig{CAFile: notPEM}, "schema_registry.tls.ca_file: " + notPEM + " holds no PEM certificate"},
-		{RegistryTLSConfig{CertFile: notPEM, KeyFile: notPEM}, "schema_registry.tls.cert_file and key_file: "},
+		{config.RegistryTLSConfig{CAFile: filepath.Join(dir, "missing.pem")}, "schema_registry.tls.ca_file: open "},
+		{config.RegistryTLSConfig{CAFile: notPEM}, "schema_registry.tls.ca_file: " + notPEM + " holds no PEM certificate"},
+		{config.RegistryTLSConfig{CertFile: notPEM, KeyFile: notPEM}, "schema_registry.tls.cert_file and key_file: "},
 	} {
 		c := registrySettings(srv.URL)
 		c.TLS = tt.tls
@@ -122,9 +123,11 @@ func TestRegistryTLS(t *testing.T) {
 func TestNewEncoder(t *testing.T) {
 	fake := srfake.New()
 	defer fake.Close()
-	cfg := defaultConfig()
-	cfg.Kafka.TopicPrefix = "cdc"
-	cfg.SchemaRegistry.URLs = []string{fake.URL()}
+	cfg, err := config.Load("", []string{"--source.type=mysql", "--source.user=sluice", "--tables.include=shop.*",
+		"--kafka.brokers=127.0.0.1:9092", "--kafka.topic_prefix=cdc", "--schema_registry.urls=" + fake.URL()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cfg.Format = "json"
 	enc, err := newEncoder(cfg, nil)

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -110,7 +110,7 @@ func TestLoadConfigLayers(t *testing.T) {
 				"SLUICE_KAFKA_REPLICATION_FACTOR=-1",
 				"SLUICE_SOURCE_SERVER_ID=4242",
 				"SLUICE_LOG_LEVEL=",            // empty counts as unset
-				"SLUICE_SERVICE_HOST=10.0.0.1", // names no setting: ignored
+				"SLUICE_SERVICE_HOST=10.0.0.1", // Kubernetes' for a Service named sluice: no warning
 				"OTHER=1",
 			},
 			want: func(c *Config) {
@@ -171,9 +171,9 @@ func TestLoadConfigLayers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := LoadConfig(tt.path, tt.args, tt.env)
+			got, err := Load(tt.path, tt.args, tt.env)
 			if err != nil {
-				t.Fatalf("LoadConfig: %v", err)
+				t.Fatalf("Load: %v", err)
 			}
 			want := testdataConfig()
 			tt.want(want)
@@ -186,7 +186,7 @@ func TestLoadConfigLayers(t *testing.T) {
 
 func TestFileKeepsDefaultsForMissingAndNullKeys(t *testing.T) {
 	p := writeFile(t, "sluice.yaml", "source:\n  host: ~\n  port:\nkafka:\n")
-	c, err := LoadConfig(p, nil, minimalEnv)
+	c, err := Load(p, nil, minimalEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestFileAnchorsAndMergeKeys(t *testing.T) {
 common: &brokers ["k1:9092"]
 `)
 	// "common" is not a setting: anchors must live inside known keys.
-	if _, err := LoadConfig(p, nil, minimalEnv); err == nil || !strings.Contains(err.Error(), "unknown key common") {
+	if _, err := Load(p, nil, minimalEnv); err == nil || !strings.Contains(err.Error(), "unknown key common") {
 		t.Fatalf("want unknown key error, got %v", err)
 	}
 	p = writeFile(t, "sluice.yaml", `
@@ -214,7 +214,7 @@ kafka:
   <<: {compression: gzip, linger: 1s}
   linger: 2s
 `)
-	c, err := LoadConfig(p, nil, minimalEnv)
+	c, err := Load(p, nil, minimalEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestPasswordSources(t *testing.T) {
 			if tt.file != "" {
 				path = writeFile(t, "sluice.yaml", tt.file)
 			}
-			c, err := LoadConfig(path, tt.args, append(slicesClone(minimalEnv), tt.env...))
+			c, err := Load(path, tt.args, append(slicesClone(minimalEnv), tt.env...))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
@@ -283,7 +283,7 @@ func slicesClone(s []string) []string { return append([]string(nil), s...) }
 func TestPasswordNeverShown(t *testing.T) {
 	const pw = "hunter2-Zq9"
 	env := append(slicesClone(minimalEnv), "SLUICE_SOURCE_PASSWORD="+pw)
-	c, err := LoadConfig("testdata/sluice.yaml", nil, env)
+	c, err := Load("testdata/sluice.yaml", nil, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	if !strings.Contains(c.Redacted(), "password: '[redacted]'") {
 		t.Errorf("Redacted() does not mark the password:\n%s", c.Redacted())
 	}
-	if got := fmt.Sprintf("%#v", NewSecret(pw)); got != `main.Secret("[redacted]")` {
+	if got := fmt.Sprintf("%#v", NewSecret(pw)); got != `config.Secret("[redacted]")` {
 		t.Errorf("%%#v = %s", got)
 	}
 	if got := fmt.Sprint(NewSecret("")); got != "" {
@@ -359,7 +359,7 @@ func TestPasswordNeverShown(t *testing.T) {
 		if b.file != "" {
 			path = writeFile(t, "sluice.yaml", b.file)
 		}
-		_, err := LoadConfig(path, b.args, append(slicesClone(minimalEnv), b.env...))
+		_, err := Load(path, b.args, append(slicesClone(minimalEnv), b.env...))
 		if err == nil {
 			t.Fatalf("case %d: want an error", i)
 		}
@@ -428,6 +428,30 @@ func TestFileErrors(t *testing.T) {
 			want: []string{"line 3: log.level is set twice (first at line 2); keep one"},
 		},
 		{
+			// yaml.v3 would truncate these to 3, 3306, 1000 and 2.
+			name: "float for an integer",
+			yaml: "kafka:\n  partitions: 3.5\n  replication_factor: !!float 2\n  max_buffered_bytes: .inf\nsource:\n  port: 3306.0\n  server_id: 1e3\n  connect_timeout: 1.5\n",
+			want: []string{
+				`line 2: kafka.partitions: want an integer from -2147483648 to 2147483647, got "3.5"`,
+				`line 3: kafka.replication_factor: want an integer from -32768 to 32767, got "2"`,
+				`line 4: kafka.max_buffered_bytes: want an integer, got ".inf"`,
+				`line 6: source.port: want an integer, got "3306.0"`,
+				`line 7: source.server_id: want an integer from 0 to 4294967295, got "1e3"`,
+				`line 8: source.connect_timeout: want a duration such as 10s, 500ms or 1m30s, got "1.5"`,
+			},
+		},
+		{
+			name: "empty key",
+			yaml: "\"\": 1\nsource:\n  \"\": x\n",
+			want: []string{"line 1: a key is empty; name a setting or remove it", "line 3: a key is empty; name a setting or remove it"},
+		},
+		{
+			// Config's unexported field is no setting.
+			name: "warnings is no key",
+			yaml: "warnings: [x]\n",
+			want: []string{"line 1: unknown key warnings\n"},
+		},
+		{
 			name: "not a mapping",
 			yaml: "- a\n- b\n",
 			want: []string{"line 1: want a mapping of settings such as \"source:\" at the top, got a list"},
@@ -441,7 +465,7 @@ func TestFileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := writeFile(t, "sluice.yaml", tt.yaml)
-			_, err := LoadConfig(p, nil, minimalEnv)
+			_, err := Load(p, nil, minimalEnv)
 			if err == nil {
 				t.Fatal("want an error")
 			}
@@ -461,14 +485,14 @@ func TestFileErrors(t *testing.T) {
 func TestEmptyAndCommentOnlyFiles(t *testing.T) {
 	for _, content := range []string{"", "# nothing\n", "---\n", "~\n"} {
 		p := writeFile(t, "sluice.yaml", content)
-		if _, err := LoadConfig(p, nil, minimalEnv); err != nil {
+		if _, err := Load(p, nil, minimalEnv); err != nil {
 			t.Errorf("%q: %v", content, err)
 		}
 	}
 }
 
 func TestMissingConfigFile(t *testing.T) {
-	_, err := LoadConfig("nope.yaml", nil, minimalEnv)
+	_, err := Load("nope.yaml", nil, minimalEnv)
 	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "read config: open nope.yaml") {
 		t.Fatalf("got %v", err)
 	}
@@ -476,16 +500,22 @@ func TestMissingConfigFile(t *testing.T) {
 
 func TestEnvAndFlagErrors(t *testing.T) {
 	tests := []struct {
-		name string
-		args []string
-		env  []string
-		want string
+		name  string
+		args  []string
+		env   []string
+		want  string
+		exact bool // the whole error is want
 	}{
 		{name: "env int", env: []string{"SLUICE_SOURCE_PORT=abc"}, want: `SLUICE_SOURCE_PORT: want an integer, got "abc"`},
 		{name: "env duration", env: []string{"SLUICE_KAFKA_LINGER=5"}, want: `SLUICE_KAFKA_LINGER: want a duration such as 10s, 500ms or 1m30s, got "5"`},
 		{name: "env map", env: []string{"SLUICE_TABLES_KEYS=shop.t"}, want: "SLUICE_TABLES_KEYS: want db.table=column:column pairs"},
 		{name: "env uint32", env: []string{"SLUICE_SOURCE_SERVER_ID=-1"}, want: `SLUICE_SOURCE_SERVER_ID: want an integer from 0 to 4294967295, got "-1"`},
 		{name: "flag int16", args: []string{"--kafka.replication_factor=99999"}, want: `--kafka.replication_factor: want an integer from -32768 to 32767, got "99999"`},
+		{name: "env float int32", env: []string{"SLUICE_KAFKA_PARTITIONS=3.5"}, want: `SLUICE_KAFKA_PARTITIONS: want an integer from -2147483648 to 2147483647, got "3.5"`, exact: true},
+		{name: "env float int", env: []string{"SLUICE_SOURCE_PORT=3306.0"}, want: `SLUICE_SOURCE_PORT: want an integer, got "3306.0"`, exact: true},
+		{name: "flag float uint32", args: []string{"--source.server_id=1e3"}, want: `--source.server_id: want an integer from 0 to 4294967295, got "1e3"`, exact: true},
+		{name: "flag float int16", args: []string{"--kafka.replication_factor=2.0"}, want: `--kafka.replication_factor: want an integer from -32768 to 32767, got "2.0"`, exact: true},
+		{name: "unknown flag warnings", args: []string{"--warnings=x"}, want: "unknown flag --warnings; see --help for the list", exact: true},
 		{name: "unknown flag", args: []string{"--source.hots=x"}, want: "unknown flag --source.hots (did you mean --source.host?)"},
 		{name: "unknown flag by last part", args: []string{"--brokers=x"}, want: "unknown flag --brokers (did you mean --kafka.brokers?)"},
 		{name: "unknown flag far off", args: []string{"--zzzzzz"}, want: "unknown flag --zzzzzz; see --help for the list"},
@@ -494,9 +524,12 @@ func TestEnvAndFlagErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadConfig("", tt.args, append(slicesClone(minimalEnv), tt.env...))
+			_, err := Load("", tt.args, append(slicesClone(minimalEnv), tt.env...))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+			if tt.exact && err.Error() != tt.want {
+				t.Errorf("error = %q, want exactly %q", err, tt.want)
 			}
 		})
 	}
@@ -504,7 +537,7 @@ func TestEnvAndFlagErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"-h", "--help", "-help"} {
-		if _, err := LoadConfig("", []string{arg}, nil); !errors.Is(err, flag.ErrHelp) {
+		if _, err := Load("", []string{arg}, nil); !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("%s: got %v, want flag.ErrHelp", arg, err)
 		}
 	}
@@ -567,11 +600,11 @@ func TestValidateCollectsAllProblems(t *testing.T) {
 		t.Errorf("%d problems, want %d:\n%s", n, len(want), msg)
 	}
 
-	// Through LoadConfig the required settings are named too.
-	_, err = LoadConfig("", nil, nil)
+	// Through Load the required settings are named too.
+	_, err = Load("", nil, nil)
 	for _, w := range []string{"source.type: required", "source.user: required", "tables.include: at least one", "kafka.brokers: required"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
-			t.Errorf("LoadConfig with nothing set: error %v lacks %q", err, w)
+			t.Errorf("Load with nothing set: error %v lacks %q", err, w)
 		}
 	}
 }
@@ -623,7 +656,7 @@ func TestFlagUsageListsEverySetting(t *testing.T) {
 	}
 }
 
-const docsPath = "../../docs/configuration.md"
+const docsPath = "../docs/configuration.md"
 
 // TestDocsListEverySetting keeps docs/configuration.md in step with Config:
 // every key has a table row naming its flag, environment variable and
@@ -679,7 +712,7 @@ func TestDocsExampleLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := writeFile(t, "sluice.yaml", strings.Replace(example, "/run/secrets/mysql-password", pw, 1))
-	c, err := LoadConfig(p, nil, nil)
+	c, err := Load(p, nil, nil)
 	if err != nil {
 		t.Fatalf("docs example does not load: %v", err)
 	}
@@ -789,7 +822,7 @@ avro:
 			if tt.file != "" {
 				path = writeFile(t, "sluice.yaml", tt.file)
 			}
-			c, err := LoadConfig(path, tt.args, append(slicesClone(base), tt.env...))
+			c, err := Load(path, tt.args, append(slicesClone(base), tt.env...))
 			if len(tt.wantErr) > 0 {
 				if err == nil {
 					t.Fatal("want an error")
@@ -820,7 +853,7 @@ avro:
 func TestRegistryPasswordNeverShown(t *testing.T) {
 	const pw = "reg-Pw-7731"
 	env := append(slicesClone(minimalEnv), "SLUICE_SCHEMA_REGISTRY_USERNAME=u", "SLUICE_SCHEMA_REGISTRY_PASSWORD="+pw)
-	c, err := LoadConfig("", nil, env)
+	c, err := Load("", nil, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -835,7 +868,7 @@ func TestRegistryPasswordNeverShown(t *testing.T) {
 			t.Fatalf("password shown in %q", out)
 		}
 	}
-	_, err = LoadConfig("", []string{"--schema_registry.password=" + pw, "--schema_registry.request_timeout=x"}, env)
+	_, err = Load("", []string{"--schema_registry.password=" + pw, "--schema_registry.request_timeout=x"}, env)
 	if err == nil || strings.Contains(err.Error(), pw) {
 		t.Errorf("error %v", err)
 	}
@@ -848,11 +881,11 @@ func TestDeploySamplesLoad(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	plain, err := os.ReadFile("../../deploy/sluice.example.yaml")
+	plain, err := os.ReadFile("../deploy/sluice.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k8s, err := os.ReadFile("../../deploy/kubernetes/sidecar.yaml")
+	k8s, err := os.ReadFile("../deploy/kubernetes/sidecar.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -873,14 +906,14 @@ func TestDeploySamplesLoad(t *testing.T) {
 	if fromConfigMap == "" {
 		t.Fatal("no sluice.yaml in the sidecar's ConfigMap")
 	}
-	pgSample, err := os.ReadFile("../../deploy/sluice.postgresql.example.yaml")
+	pgSample, err := os.ReadFile("../deploy/sluice.postgresql.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, text := range map[string]string{"sluice.example.yaml": string(plain), "sidecar.yaml": fromConfigMap,
 		"sluice.postgresql.example.yaml": string(pgSample)} {
 		text = strings.ReplaceAll(text, "/run/secrets/sluice-password", pw)
-		c, err := LoadConfig(writeFile(t, "sluice.yaml", text), nil, nil)
+		c, err := Load(writeFile(t, "sluice.yaml", text), nil, nil)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue

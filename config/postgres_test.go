@@ -1,14 +1,13 @@
-package main
+package config
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestPostgresConfigDefaults(t *testing.T) {
-	c, err := LoadConfig("", []string{"--source.type=postgresql", "--source.user=sluice", "--source.database=shop",
+	c, err := Load("", []string{"--source.type=postgresql", "--source.user=sluice", "--source.database=shop",
 		"--name=Orders-DB.eu", "--tables.include=public.*", "--kafka.brokers=127.0.0.1:9092", "--format=json"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -19,7 +18,7 @@ func TestPostgresConfigDefaults(t *testing.T) {
 		t.Errorf("postgresql defaults: port %d slot %q publication %q sslmode %q status_interval %v",
 			s.Port, s.Slot, s.Publication, s.SSLMode, s.StatusInterval)
 	}
-	m, err := LoadConfig("", []string{"--source.type=mysql", "--source.user=sluice",
+	m, err := Load("", []string{"--source.type=mysql", "--source.user=sluice",
 		"--tables.include=shop.*", "--kafka.brokers=127.0.0.1:9092", "--format=json"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -42,33 +41,14 @@ func TestPostgresConfigProblems(t *testing.T) {
 		{[]string{"--source.database=shop", "--source.sslmode=maybe"}, `source.sslmode: "maybe" is not one of`},
 		{[]string{"--source.database=shop", "--source.publication=" + strings.Repeat("p", 64)}, "is not a valid publication name"},
 	} {
-		_, err := LoadConfig("", append(append([]string{}, base...), c.args...), nil)
+		_, err := Load("", append(append([]string{}, base...), c.args...), nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
 		}
 	}
-	_, err := LoadConfig("", []string{"--source.type=mysql", "--source.user=sluice", "--source.database=shop",
+	_, err := Load("", []string{"--source.type=mysql", "--source.user=sluice", "--source.database=shop",
 		"--tables.include=shop.*", "--kafka.brokers=127.0.0.1:9092", "--format=json"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "apply to postgresql only") {
 		t.Errorf("mysql with source.database: error %v", err)
-	}
-}
-
-func TestPostgresDSN(t *testing.T) {
-	c, err := LoadConfig("", []string{"--source.type=postgresql", "--source.user=sl uice", "--source.database=shop db",
-		"--source.host=db.internal", "--tables.include=public.*", "--kafka.brokers=127.0.0.1:9092", "--format=json",
-		"--source.sslmode=verify-full", "--source.sslrootcert=/etc/ca.pem"}, []string{"SLUICE_SOURCE_PASSWORD=p@ss:w/rd?#"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(postgresDSN(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw, _ := u.User.Password()
-	q := u.Query()
-	if u.User.Username() != "sl uice" || pw != "p@ss:w/rd?#" || u.Host != "db.internal:5432" || u.Path != "/shop db" ||
-		q.Get("sslmode") != "verify-full" || q.Get("sslrootcert") != "/etc/ca.pem" || q.Get("connect_timeout") != "10" {
-		t.Errorf("DSN parts: user %q password ok %v host %q path %q query %v", u.User.Username(), pw == "p@ss:w/rd?#", u.Host, u.Path, q)
 	}
 }

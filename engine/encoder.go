@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/buildinfo"
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/schema"
 	"github.com/sluice-cdc/sluice/tombstone"
 )
@@ -23,10 +25,10 @@ import (
 // files but makes no registry request; the Avro encoder registers each
 // table shape's schemas when it first meets the shape, retrying while the
 // registry is unreachable.
-func newEncoder(cfg *Config, log *slog.Logger) (tombstone.Encoder, error) {
+func newEncoder(cfg *config.Config, log *slog.Logger) (tombstone.Encoder, error) {
 	switch cfg.Format {
 	case "json":
-		return jsonEncoder{schema.NewJSONEncoder(Version())}, nil
+		return jsonEncoder{schema.NewJSONEncoder(buildinfo.Version())}, nil
 	case "avro":
 		reg, err := registryClient(&cfg.SchemaRegistry)
 		if err != nil {
@@ -42,15 +44,15 @@ func newEncoder(cfg *Config, log *slog.Logger) (tombstone.Encoder, error) {
 }
 
 // avroOptions are the settings that shape sluice's Avro schemas.
-func avroOptions(cfg *Config) schema.AvroOptions {
-	return schema.AvroOptions{TopicPrefix: cfg.Kafka.TopicPrefix, UnsignedBigint: cfg.Avro.UnsignedBigint, Version: Version()}
+func avroOptions(cfg *config.Config) schema.AvroOptions {
+	return schema.AvroOptions{TopicPrefix: cfg.Kafka.TopicPrefix, UnsignedBigint: cfg.Avro.UnsignedBigint, Version: buildinfo.Version()}
 }
 
 // registryClient builds a schema registry client from the settings: every
 // URL (tried in order when one cannot be reached), basic authentication,
 // TLS and the per-request timeout. It reads the TLS files and makes no
 // request.
-func registryClient(c *SchemaRegistryConfig) (*sr.Client, error) {
+func registryClient(c *config.SchemaRegistryConfig) (*sr.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tlsCfg, err := registryTLS(c.TLS)
 	if err != nil {
@@ -60,7 +62,7 @@ func registryClient(c *SchemaRegistryConfig) (*sr.Client, error) {
 	opts := []sr.ClientOpt{
 		sr.URLs(slices.Clone(c.URLs)...), // sr.URLs rewrites its argument
 		sr.HTTPClient(&http.Client{Timeout: c.RequestTimeout, Transport: tr}),
-		sr.UserAgent("sluice/" + Version()),
+		sr.UserAgent("sluice/" + buildinfo.Version()),
 	}
 	if c.Username != "" {
 		opts = append(opts, sr.BasicAuth(c.Username, c.Password.Reveal()))
@@ -73,7 +75,7 @@ func registryClient(c *SchemaRegistryConfig) (*sr.Client, error) {
 }
 
 // registryTLS reads the CA and client certificate files.
-func registryTLS(t RegistryTLSConfig) (*tls.Config, error) {
+func registryTLS(t config.RegistryTLSConfig) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
@@ -99,7 +101,7 @@ func registryTLS(t RegistryTLSConfig) (*tls.Config, error) {
 // checkRegistry asks the registry for its global compatibility level, a
 // read that needs a reachable registry and accepted credentials. It blocks
 // for at most one request timeout per URL.
-func checkRegistry(ctx context.Context, c *SchemaRegistryConfig) sluice.Problems {
+func checkRegistry(ctx context.Context, c *config.SchemaRegistryConfig) sluice.Problems {
 	reg, err := registryClient(c)
 	if err != nil {
 		return sluice.Problems{{Message: err.Error()}}
@@ -117,7 +119,7 @@ func checkRegistry(ctx context.Context, c *SchemaRegistryConfig) sluice.Problems
 // registryProblem turns a failed registry request into a message naming
 // the cause and the fix. The URLs hold no credentials (Validate refuses
 // them), so they may be shown.
-func registryProblem(c *SchemaRegistryConfig, err error) string {
+func registryProblem(c *config.SchemaRegistryConfig, err error) string {
 	var re *sr.ResponseError
 	if errors.As(err, &re) {
 		switch re.StatusCode {

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args []string, env ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = dispatch(context.Background(), args, env, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := run(t, []string{"version"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A test binary carries no VCS stamp; the build's Go version is there.
+	if !strings.HasPrefix(out, "sluice ") || !strings.Contains(out, " go1.") {
+		t.Errorf("version output %q", out)
+	}
+}
+
+// TestHelpShowsTheCommandsSettings: each subcommand's --help lists the
+// settings it uses and no others.
+func TestHelpShowsTheCommandsSettings(t *testing.T) {
+	out, _, err := run(t, []string{"drop-slot", "--help"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--source.slot", "--source.host", "--name", "--log.level", "--config"} {
+		if !strings.Contains(out, want+" ") {
+			t.Errorf("drop-slot --help lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{"--kafka.", "--schema_registry.", "--avro.", "--snapshot.", "--tables."} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("drop-slot --help lists %s settings", unwanted)
+		}
+	}
+	out, _, err = run(t, []string{"run", "--help"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--kafka.brokers", "--source.host", "--schema_registry.urls", "--tables.include"} {
+		if !strings.Contains(out, want+" ") {
+			t.Errorf("run --help lacks %s", want)
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	_, errOut, err := run(t, []string{"sync"})
+	if !errors.Is(err, errUsage) || !strings.Contains(errOut, `unknown command "sync"`) {
+		t.Errorf("err %v, stderr %q", err, errOut)
+	}
+}
+
+// TestBadConfigFailsBeforeConnecting: a configuration error is reported
+// without any connection: the source and the broker point at a port where
+// nothing listens, and the error is the setting's, not a connection's.
+func TestBadConfigFailsBeforeConnecting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	host, port, _ := net.SplitHostPort(addr)
+	for _, cmd := range []string{"run", "check", "drop-slot"} {
+		_, _, err := run(t, []string{cmd, "--source.type=mysql", "--source.host=" + host, "--source.port=" + port,
+			"--source.user=sluice", "--tables.include=shop.*", "--kafka.brokers=" + addr, "--format=json",
+			"--kafka.max_message_bytes=2000", "--kafka.max_buffered_bytes=1000"})
+		if err == nil || !strings.Contains(err.Error(), "kafka.max_buffered_bytes") || strings.Contains(err.Error(), "connect") {
+			t.Errorf("%s: %v, want the max_buffered_bytes error and no connection attempt", cmd, err)
+		}
+	}
+}
+
+// TestDropSlotNeedsPostgres: drop-slot on a MySQL source says so.
+func TestDropSlotNeedsPostgres(t *testing.T) {
+	_, _, err := run(t, []string{"drop-slot", "--source.type=mysql", "--source.user=sluice", "--tables.include=shop.*",
+		"--kafka.brokers=127.0.0.1:9", "--format=json"})
+	if err == nil || err.Error() != "drop-slot applies to source.type postgresql, this source is mysql" {
+		t.Errorf("drop-slot on mysql: %v", err)
+	}
+}
+
+// TestUnknownEnvironmentVariableWarns: a SLUICE_* variable that names no
+// setting is logged as a warning before anything else happens.
+func TestUnknownEnvironmentVariableWarns(t *testing.T) {
+	_, errOut, _ := run(t, []string{"drop-slot", "--source.type=mysql", "--source.user=sluice", "--tables.include=shop.*",
+		"--kafka.brokers=127.0.0.1:9", "--format=json"}, "SLUICE_SOURCE_HOTS=db1")
+	if !strings.Contains(errOut, "SLUICE_SOURCE_HOTS") || !strings.Contains(errOut, "SLUICE_SOURCE_HOST") || !strings.Contains(errOut, "level=WARN") {
+		t.Errorf("stderr %q: want a warning naming SLUICE_SOURCE_HOTS and SLUICE_SOURCE_HOST", errOut)
+	}
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything `sluice run` needs to know. Each leaf setting has a
+// key in the config file ("source.host"), a flag ("--source.host") and an
+// environment variable ("SLUICE_SOURCE_HOST"), all derived from the yaml
+// tags; the default and the one-line description come from the default and
+// help tags. Precedence: flag > environment > config file > default.
+//
+// Config prints safely: the password is a [Secret], which every printer
+// (fmt, slog, JSON, YAML) shows as "[redacted]".
+type Config struct {
+	Name     string         `yaml:"name" default:"sluice" help:"source name: the checkpoint key and source.name in every record; each sluice process needs its own"`
+	Source   SourceConfig   `yaml:"source"`
+	Tables   TablesConfig   `yaml:"tables"`
+	Snapshot SnapshotConfig `yaml:"snapshot"`
+	Kafka    KafkaConfig    `yaml:"kafka"`
+	Format   string         `yaml:"format" default:"avro" help:"record format: avro (Confluent wire format, schemas in schema_registry) or json"`
+	// SchemaRegistry and Avro apply when Format is avro.
+	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
+	Avro           AvroConfig           `yaml:"avro"`
+	Log            LogConfig            `yaml:"log"`
+	Debug          DebugConfig          `yaml:"debug"`
+
+	// warnings are the problems Load found that do not stop sluice; see
+	// Warnings. Unexported, so it is no setting and is never printed as
+	// one.
+	warnings []string
+}
+
+// Warnings returns what Load found questionable but not wrong enough to
+// stop: SLUICE_* environment variables that name no setting, each with a
+// "did you mean" when a setting's variable is near. The caller logs each
+// one. It is nil when there is nothing to say, and always nil for a Config
+// not made by Load.
+func (c *Config) Warnings() []string { return c.warnings }
+
+// SourceConfig says which database to read and how to connect to it.
+type SourceConfig struct {
+	Type           string        `yaml:"type" help:"source database kind: mysql (MySQL and MariaDB) or postgresql"`
+	Host           string        `yaml:"host" default:"127.0.0.1" help:"database host name or IP address, without a port, user or password"`
+	Port           int           `yaml:"port" help:"database port; 0 means the type's usual port, 3306 for mysql and 5432 for postgresql"`
+	User           string        `yaml:"user" help:"database user; mysql: with SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT; postgresql: with REPLICATION and SELECT on the tables"`
+	Password       Secret        `yaml:"password" help:"database password; prefer password_file or the environment variable"`
+	PasswordFile   string        `yaml:"password_file" help:"file holding the database password, read at start-up; a trailing newline is dropped"`
+	ServerID       uint32        `yaml:"server_id" help:"server id of sluice's replica connection; 0 derives a stable id from name"`
+	Flavor         string        `yaml:"flavor" help:"server flavor: mysql or mariadb; empty detects it"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout" default:"10s" help:"time allowed to connect to the database"`
+	Database       string        `yaml:"database" help:"postgresql: the database to capture; tables.include patterns then name schema.table"`
+	SSLMode        string        `yaml:"sslmode" help:"postgresql: TLS to the server: disable, allow, prefer, require, verify-ca or verify-full; empty means prefer"`
+	SSLRootCert    string        `yaml:"sslrootcert" help:"postgresql: PEM file of the CA certificates that sign the server's certificate (verify-ca, verify-full)"`
+	Slot           string        `yaml:"slot" help:"postgresql: logical replication slot; empty derives sluice_<name>; kept across restarts, dropped only by sluice drop-slot"`
+	Publication    string        `yaml:"publication" help:"postgresql: publication; empty derives sluice_<name>; created over the selected tables when absent, else checked to cover them"`
+	StatusInterval time.Duration `yaml:"status_interval" help:"postgresql: how often the acknowledged position is reported to the server, which then frees WAL; 0 means 10s"`
+	Streaming      bool          `yaml:"streaming" default:"true" help:"postgresql 14 and later: have the server stream transactions larger than its logical_decoding_work_mem while they run; sluice keeps them in spool_dir until they commit; false leaves them to the server, which decodes them after the commit and spills them to its own disk"`
+	SpoolDir       string        `yaml:"spool_dir" help:"postgresql: directory for streamed transactions waiting for their commit; needs room for the largest transaction; empty means the system's temporary directory"`
+}
+
+// TablesConfig chooses the tables and columns to capture.
+type TablesConfig struct {
+	Include        []string            `yaml:"include" help:"db.table patterns to capture, with * and ? globs; at least one"`
+	Exclude        []string            `yaml:"exclude" help:"db.table patterns to leave out of include's matches"`
+	ExcludeColumns []string            `yaml:"exclude_columns" help:"db.table.column patterns of columns never read or sent"`
+	Keys           map[string][]string `yaml:"keys" help:"key columns of tables without a primary key, by db.table"`
+}
+
+// SnapshotConfig controls the initial copy of existing rows.
+type SnapshotConfig struct {
+	Mode string `yaml:"mode" default:"initial" help:"initial copies existing rows before streaming; never streams only"`
+}
+
+// KafkaConfig says where records go and how they are produced.
+type KafkaConfig struct {
+	Brokers            []string          `yaml:"brokers" help:"Kafka bootstrap brokers as host:port; at least one"`
+	TopicPrefix        string            `yaml:"topic_prefix" default:"sluice" help:"topic name prefix; a table's topic is <prefix>.<db>.<table>"`
+	Partitions         int32             `yaml:"partitions" default:"1" help:"partitions of topics sluice creates"`
+	ReplicationFactor  int16             `yaml:"replication_factor" default:"-1" help:"replication factor of topics sluice creates; -1 uses the broker default"`
+	TopicConfig        map[string]string `yaml:"topic_config" help:"extra topic configs for topics sluice creates"`
+	CheckpointTopic    string            `yaml:"checkpoint_topic" default:"sluice.checkpoints" help:"compacted topic holding source positions"`
+	CheckpointInterval time.Duration     `yaml:"checkpoint_interval" default:"1s" help:"how often the acknowledged position is written"`
+	MaxBufferedRecords int               `yaml:"max_buffered_records" default:"10000" help:"records produced but not yet acknowledged; bounds memory"`
+	MaxBufferedBytes   int               `yaml:"max_buffered_bytes" default:"67108864" help:"bytes of records produced but not yet acknowledged; bounds memory; at least max_message_bytes"`
+	MaxMessageBytes    int32             `yaml:"max_message_bytes" default:"1000012" help:"largest record batch sluice sends; topics sluice creates get the same max.message.bytes"`
+	DeliveryTimeout    time.Duration     `yaml:"delivery_timeout" default:"2m" help:"how long a record may be retried before sluice stops with an error"`
+	Compression        string            `yaml:"compression" default:"lz4" help:"record batch compression: none, gzip, snappy, lz4 or zstd"`
+	Linger             time.Duration     `yaml:"linger" default:"5ms" help:"time a batch waits for more records before it is sent"`
+	ClientID           string            `yaml:"client_id" default:"sluice" help:"Kafka client id"`
+}
+
+// SchemaRegistryConfig says how to reach the Confluent-API schema registry
+// that holds the Avro schemas of keys and values.
+type SchemaRegistryConfig struct {
+	URLs           []string          `yaml:"urls" help:"schema registry base URLs, e.g. http://127.0.0.1:8081; tried in order; required when format is avro"`
+	Username       string            `yaml:"username" help:"user name for HTTP basic authentication (an API key on hosted registries)"`
+	Password       Secret            `yaml:"password" help:"password for HTTP basic authentication; prefer password_file or the environment variable"`
+	PasswordFile   string            `yaml:"password_file" help:"file holding the registry password, read at start-up; a trailing newline is dropped"`
+	TLS            RegistryTLSConfig `yaml:"tls"`
+	RequestTimeout time.Duration     `yaml:"request_timeout" default:"10s" help:"time allowed for one registry request; failed requests are retried until sluice stops"`
+}
+
+// RegistryTLSConfig configures TLS for https:// registry URLs.
+type RegistryTLSConfig struct {
+	CAFile             string `yaml:"ca_file" help:"PEM file of the CA certificates that sign the registry's certificate; empty uses the system's"`
+	CertFile           string `yaml:"cert_file" help:"PEM client certificate for mutual TLS; needs key_file"`
+	KeyFile            string `yaml:"key_file" help:"PEM private key of cert_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" default:"false" help:"accept any registry certificate; for tests only, never in production"`
+}
+
+// AvroConfig shapes the Avro schemas sluice derives from tables.
+type AvroConfig struct {
+	UnsignedBigint string `yaml:"unsigned_bigint" default:"decimal" help:"Avro type of BIGINT UNSIGNED: decimal (exact, decimal(20,0)) or long (values above 2^63-1 wrap to negative)"`
+}
+
+// LogConfig controls sluice's own log.
+type LogConfig struct {
+	Level  string `yaml:"level" default:"info" help:"log level: debug, info, warn or error"`
+	Format string `yaml:"format" default:"text" help:"log format: text or json"`
+}
+
+// DebugConfig exposes sluice's internals for diagnosis.
+type DebugConfig struct {
+	PprofListen string `yaml:"pprof_listen" help:"host:port serving Go's /debug/pprof endpoints, e.g. 127.0.0.1:6060; empty turns them off"`
+}
+
+// Redacted returns the configuration as YAML, the password shown as
+// "[redacted]".
+func (c *Config) Redacted() string {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return fmt.Sprintf("encode configuration: %v", err)
+	}
+	enc.Close()
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"strings"
+	"time"
+)
+
+// resolve reads source.password_file and derives source.server_id.
+func (c *Config) resolve() error {
+	if f := c.Source.PasswordFile; f != "" {
+		if !c.Source.Password.IsZero() {
+			return errors.New("source.password and source.password_file are both set; keep only one")
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("source.password_file: %w; make the file readable by the user sluice runs as", err)
+		}
+		pw := strings.TrimRight(string(data), "\r\n")
+		if pw == "" {
+			return fmt.Errorf("source.password_file: %s is empty; write the password into it", f)
+		}
+		c.Source.Password = Secret{pw}
+	}
+	if c.Source.ServerID == 0 {
+		c.Source.ServerID = deriveServerID(c.Name)
+	}
+	if c.Source.Port == 0 {
+		switch c.Source.Type {
+		case "mysql":
+			c.Source.Port = 3306
+		case "postgresql":
+			c.Source.Port = 5432
+		}
+	}
+	if c.Source.Type == "postgresql" {
+		if c.Source.Slot == "" {
+			c.Source.Slot = derivePostgresName(c.Name)
+		}
+		if c.Source.Publication == "" {
+			c.Source.Publication = derivePostgresName(c.Name)
+		}
+		if c.Source.SSLMode == "" {
+			c.Source.SSLMode = "prefer"
+		}
+		if c.Source.StatusInterval == 0 {
+			c.Source.StatusInterval = 10 * time.Second
+		}
+	}
+	return c.SchemaRegistry.resolve()
+}
+
+// resolve reads schema_registry.password_file.
+func (r *SchemaRegistryConfig) resolve() error {
+	f := r.PasswordFile
+	if f == "" {
+		return nil
+	}
+	if !r.Password.IsZero() {
+		return errors.New("schema_registry.password and schema_registry.password_file are both set; keep only one")
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return fmt.Errorf("schema_registry.password_file: %w; make the file readable by the user sluice runs as", err)
+	}
+	pw := strings.TrimRight(string(data), "\r\n")
+	if pw == "" {
+		return fmt.Errorf("schema_registry.password_file: %s is empty; write the password into it", f)
+	}
+	r.Password = Secret{pw}
+	return nil
+}
+
+// derivePostgresName derives the slot and publication name from the source
+// name: "sluice_" and the name with every character other than a lower-case
+// letter, digit or "_" replaced by "_" (slot names allow only those), cut
+// to PostgreSQL's 63-byte identifier limit.
+func derivePostgresName(name string) string {
+	b := []byte("sluice_" + strings.ToLower(name))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	return string(b)
+}
+
+// deriveServerID maps a source name to a replica server id in
+// [1000, 2^31): the same name always gets the same id, and ids below 1000,
+// which servers are usually given by hand, are left alone.
+func deriveServerID(name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return 1000 + h.Sum32()%(1<<31-1000)
+}

@@ -1,0 +1,326 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every setting and returns all problems found, joined, each
+// naming the key and what to write instead. It looks at the values alone:
+// it reads no file and connects to nothing. It makes every check of a value
+// that the sink and the sources would otherwise make only once sluice runs
+// (Kafka's record size and buffer limits, for one); what it leaves to them
+// is what needs a server or a file's contents (the PEM files of
+// source.sslrootcert and schema_registry.tls).
+func (c *Config) Validate() error {
+	var p problems
+
+	if c.Name == "" {
+		p.add("name", "required; name this source, e.g. orders-db")
+	} else if !isTopicName(c.Name) {
+		p.add("name", "%q may hold only letters, digits, \".\", \"_\" and \"-\", e.g. orders-db", c.Name)
+	}
+
+	s := &c.Source
+	if s.Type == "" {
+		p.add("source.type", "required; set it to mysql (for MySQL and MariaDB) or postgresql")
+	} else {
+		p.oneOf("source.type", s.Type, "mysql", "postgresql")
+	}
+	if s.Type == "postgresql" {
+		if s.Database == "" {
+			p.add("source.database", "required for postgresql; name the database to capture, e.g. shop")
+		}
+		if s.Flavor != "" {
+			p.add("source.flavor", "applies to mysql only; remove it for postgresql")
+		}
+		p.oneOf("source.sslmode", s.SSLMode, "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+		if !isSlotName(s.Slot) {
+			p.add("source.slot", "%q is not a valid slot name; use lower-case letters, digits and \"_\", at most 63, e.g. sluice_shop", s.Slot)
+		}
+		if s.Publication == "" || len(s.Publication) > 63 {
+			p.add("source.publication", "%q is not a valid publication name; use at most 63 characters, e.g. sluice_shop", s.Publication)
+		}
+		if s.StatusInterval <= 0 {
+			p.add("source.status_interval", "must be positive, e.g. 10s")
+		}
+	} else if s.Database != "" || s.Slot != "" || s.Publication != "" {
+		p.add("source.database", "source.database, source.slot and source.publication apply to postgresql only; remove them for %s", s.Type)
+	}
+	if s.Host == "" {
+		p.add("source.host", "required; set the database host, e.g. 127.0.0.1")
+	} else if msg := hostProblem(s.Host, s.Type); msg != "" {
+		p.add("source.host", "%s", msg)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		p.add("source.port", "%d is not a port; use 1 to 65535, e.g. 3306", s.Port)
+	}
+	if s.User == "" {
+		p.add("source.user", "required; set the database user sluice connects as")
+	}
+	if s.Flavor != "" {
+		p.oneOf("source.flavor", s.Flavor, "mysql", "mariadb")
+	}
+	if s.ConnectTimeout <= 0 {
+		p.add("source.connect_timeout", "must be positive, e.g. 10s")
+	}
+
+	t := &c.Tables
+	if len(t.Include) == 0 {
+		p.add("tables.include", `at least one pattern is required, e.g. ["shop.*"]`)
+	}
+	for _, pat := range t.Include {
+		p.pattern("tables.include", pat, 2, `"shop.orders" or "shop.*"`)
+	}
+	for _, pat := range t.Exclude {
+		p.pattern("tables.exclude", pat, 2, `"shop.audit_*"`)
+	}
+	for _, pat := range t.ExcludeColumns {
+		p.pattern("tables.exclude_columns", pat, 3, `"shop.customers.ssn" or "*.*.password"`)
+	}
+	for _, table := range sortedKeys(t.Keys) {
+		p.pattern("tables.keys", table, 2, `"shop.log"`)
+		cols := t.Keys[table]
+		if len(cols) == 0 || slices.Contains(cols, "") {
+			p.add("tables.keys", "%q needs a list of key column names, e.g. %s: [id]", table, table)
+		}
+	}
+
+	if c.Snapshot.Mode == "" {
+		p.add("snapshot.mode", "required; one of initial, never")
+	} else {
+		p.oneOf("snapshot.mode", c.Snapshot.Mode, "initial", "never")
+	}
+
+	k := &c.Kafka
+	if len(k.Brokers) == 0 {
+		p.add("kafka.brokers", `required; list at least one broker, e.g. ["127.0.0.1:9092"]`)
+	}
+	for _, b := range k.Brokers {
+		if strings.Contains(b, "://") {
+			p.add("kafka.brokers", "%q has a scheme; give host:port only, e.g. 127.0.0.1:9092", redactURL(b))
+		} else if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			p.add("kafka.brokers", "%q is not host:port, e.g. 127.0.0.1:9092", b)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			p.add("kafka.brokers", "%q has no valid port; use host:port, e.g. 127.0.0.1:9092", b)
+		}
+	}
+	if !isTopicName(k.TopicPrefix) {
+		p.add("kafka.topic_prefix", "%q is not a valid topic name prefix; use letters, digits, \".\", \"_\" and \"-\", e.g. sluice", k.TopicPrefix)
+	}
+	if k.Partitions < 1 {
+		p.add("kafka.partitions", "must be at least 1")
+	}
+	if k.ReplicationFactor != -1 && k.ReplicationFactor < 1 {
+		p.add("kafka.replication_factor", "must be -1 (broker default) or at least 1")
+	}
+	for _, name := range sortedKeys(k.TopicConfig) {
+		if name == "" {
+			p.add("kafka.topic_config", "a config name is empty; write name=value, e.g. retention.ms=-1")
+		}
+		if name == "cleanup.policy" && !strings.Contains(k.TopicConfig[name], "compact") {
+			p.add("kafka.topic_config", "cleanup.policy %q would drop rows that compaction keeps; remove it (sluice creates compacted topics)", k.TopicConfig[name])
+		}
+	}
+	if k.CheckpointTopic == "" || !isTopicName(k.CheckpointTopic) {
+		p.add("kafka.checkpoint_topic", "%q is not a valid topic name; use letters, digits, \".\", \"_\" and \"-\", e.g. sluice.checkpoints", k.CheckpointTopic)
+	}
+	if k.CheckpointInterval <= 0 {
+		p.add("kafka.checkpoint_interval", "must be positive, e.g. 1s")
+	}
+	if k.MaxBufferedRecords < 1 {
+		p.add("kafka.max_buffered_records", "must be at least 1, e.g. 10000")
+	}
+	if k.MaxMessageBytes < minMessageBytes || k.MaxMessageBytes > maxMessageBytes {
+		p.add("kafka.max_message_bytes", "%d is out of range; use %d to %d, e.g. 1000012", k.MaxMessageBytes, minMessageBytes, maxMessageBytes)
+	} else if k.MaxBufferedBytes < int(k.MaxMessageBytes) {
+		p.add("kafka.max_buffered_bytes", "%d is below kafka.max_message_bytes (%d); raise max_buffered_bytes so one record always fits", k.MaxBufferedBytes, k.MaxMessageBytes)
+	}
+	if k.DeliveryTimeout <= 0 {
+		p.add("kafka.delivery_timeout", "must be positive, e.g. 2m")
+	}
+	p.oneOf("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd")
+	if k.Linger < 0 {
+		p.add("kafka.linger", "must not be negative, e.g. 5ms")
+	}
+	if k.ClientID == "" {
+		p.add("kafka.client_id", "required, e.g. sluice")
+	}
+
+	p.oneOf("format", c.Format, "avro", "json")
+	c.SchemaRegistry.validate(&p, c.Format == "avro")
+	p.oneOf("avro.unsigned_bigint", c.Avro.UnsignedBigint, "decimal", "long")
+	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	p.oneOf("log.format", c.Log.Format, "text", "json")
+
+	if l := c.Debug.PprofListen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil {
+			p.add("debug.pprof_listen", "%q is not host:port; use e.g. 127.0.0.1:6060, or leave it empty to serve nothing", l)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.add("debug.pprof_listen", "%q has no valid port; use host:port, e.g. 127.0.0.1:6060", l)
+		}
+	}
+
+	return errors.Join(p...)
+}
+
+// The range Kafka's producer accepts for kafka.max_message_bytes.
+const (
+	minMessageBytes = 512
+	maxMessageBytes = 1 << 30
+)
+
+// hostProblem says what is wrong with source.host h, a non-empty value that
+// should be a host name or IP address and nothing more, or returns "". For
+// a URL or a connection string it shows nothing of h, which may hold a
+// password.
+func hostProblem(h, sourceType string) string {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return "" // an IP address, IPv6 ("::1", "fe80::1%eth0") included
+	}
+	use := "source.port, source.user, source.password (or password_file) and source.database"
+	if sourceType == "mysql" {
+		use = "source.port, source.user and source.password (or password_file); tables.include names the databases"
+	}
+	switch {
+	case strings.Contains(h, "://"):
+		return "holds a URL; set only the host name in source.host and use " + use
+	case strings.ContainsAny(h, "@()="):
+		// user:pw@tcp(db1:3306)/shop, or host=db1 port=5432 password=pw.
+		return "holds a connection string; set only the host name in source.host and use " + use
+	}
+	if host, port, err := net.SplitHostPort(h); err == nil && port != "" && strings.Trim(port, "0123456789") == "" {
+		return fmt.Sprintf("%q holds a port; set source.host: %s and source.port: %s", h, host, port)
+	}
+	if inner, ok := strings.CutPrefix(h, "["); ok {
+		if inner, ok := strings.CutSuffix(inner, "]"); ok {
+			if _, err := netip.ParseAddr(inner); err == nil {
+				return fmt.Sprintf("%q is in brackets; set source.host: %s", h, inner)
+			}
+		}
+	}
+	if strings.Contains(h, ":") {
+		// Not an address, not host:port; it may be user:password.
+		return "is not a host name or IP address; set only the host, e.g. db1.internal, 10.0.0.5 or ::1"
+	}
+	return ""
+}
+
+// validate checks the registry settings; the URLs are required only when
+// the format needs a registry.
+func (r *SchemaRegistryConfig) validate(p *problems, required bool) {
+	if required && len(r.URLs) == 0 {
+		p.add("schema_registry.urls", `required when format is avro; set the registry's address, e.g. ["http://127.0.0.1:8081"], or choose format: json`)
+	}
+	https := false
+	for _, raw := range r.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			p.add("schema_registry.urls", "%q is not an http:// or https:// URL, e.g. http://127.0.0.1:8081", redactURL(raw))
+		case u.User != nil:
+			p.add("schema_registry.urls", "%q holds credentials; set schema_registry.username and schema_registry.password instead", redactURL(raw))
+		case u.RawQuery != "" || u.Fragment != "":
+			p.add("schema_registry.urls", "%q has a query or fragment; give the registry's base URL, e.g. http://127.0.0.1:8081", redactURL(raw))
+		case u.Scheme == "https":
+			https = true
+		}
+	}
+	if r.Username == "" && !r.Password.IsZero() {
+		p.add("schema_registry.username", "required when schema_registry.password is set; set both for basic authentication")
+	}
+	if r.Username != "" && r.Password.IsZero() {
+		p.add("schema_registry.password", "required when schema_registry.username is set; set it or schema_registry.password_file")
+	}
+	t := &r.TLS
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.add("schema_registry.tls", "cert_file and key_file go together; set both for a client certificate, or neither")
+	}
+	if (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify) && len(r.URLs) > 0 && !https {
+		p.add("schema_registry.tls", "is set but no URL in schema_registry.urls is https://; use https:// URLs or remove the tls settings")
+	}
+	if r.RequestTimeout <= 0 {
+		p.add("schema_registry.request_timeout", "must be positive, e.g. 10s")
+	}
+}
+
+// redactURL shows a URL in an error with any password in it replaced.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if i := strings.LastIndex(raw, "@"); err != nil && i >= 0 {
+			return "[redacted]" + raw[i:]
+		}
+		return raw
+	}
+	return u.Redacted()
+}
+
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) oneOf(key, v string, valid ...string) {
+	if !slices.Contains(valid, v) {
+		p.add(key, "%q is not one of %s", v, strings.Join(valid, ", "))
+	}
+}
+
+// pattern checks a glob over dot-separated names that has at least parts
+// parts ("db.table" has 2).
+func (p *problems) pattern(key, pat string, parts int, example string) {
+	form := "db.table"
+	if parts == 3 {
+		form = "db.table.column"
+	}
+	if _, err := path.Match(pat, ""); err != nil {
+		p.add(key, "%q is not a valid pattern (%v); use * and ? globs, e.g. %s", pat, err, example)
+		return
+	}
+	if strings.Count(pat, ".") < parts-1 || strings.HasPrefix(pat, ".") || strings.HasSuffix(pat, ".") {
+		p.add(key, "%q is not of the form %s, e.g. %s", pat, form, example)
+	}
+}
+
+func isSlotName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isTopicName(s string) bool {
+	if s == "" || len(s) > 249 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

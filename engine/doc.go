@@ -1,0 +1,56 @@
+// Package engine runs sluice's pipeline for one source: it picks where to
+// start from the checkpoint, takes the snapshot when one is due, hands over
+// to the replication stream at exactly the snapshot's point, produces every
+// change to Kafka, commits positions once Kafka acknowledged them, reports
+// its state, and stops cleanly. cmd/sluice only parses and calls it; a Go
+// program can do the same (see the example).
+//
+//	cfg, _ := config.Load("sluice.yaml", nil, os.Environ())
+//	e, _ := engine.New(*cfg, engine.WithLogger(log))
+//	err := e.Run(ctx)          // until ctx ends or a fatal error
+//	st := e.Status()           // from any goroutine, at any time
+//
+// The flow through the engine:
+//
+//	config.Config ──► engine.New (checks every setting, connects nothing)
+//	                       │
+//	                   Engine.Run
+//	                       │  Kafka client, checkpoint topic, LoadCheckpoint
+//	                       │  Source.Prepare (server settings, privileges, tables)
+//	                       ▼
+//	        ┌──── start mode, from the checkpoint ─────────────────────────┐
+//	        │ stream checkpoint    → CanResume(pos)                        │
+//	        │ snapshot checkpoint  → CanResume(start), Resnapshot(start)   │
+//	        │ none, mode never     → Position()                            │
+//	        │ none                 → Snapshot(began: commit the start)     │
+//	        └──────────────────────────────┬───────────────────────────────┘
+//	                                       ▼
+//	                       Source.Stream(from)   (binlog │ pgoutput)
+//	                                       │ events, Resumable at commits
+//	                                       ▼
+//	    pipeline: tombstone.Builder (keys · schema: Avro/JSON) → sink.Producer
+//	                                       │ acks
+//	                                       ▼
+//	          checkpoint topic ◄── position, once Kafka acknowledged it
+//	          (PostgreSQL: the same position confirmed to the slot)
+//
+// Sources. [Source] is the small interface both databases implement; the
+// MySQL/MariaDB source is an adapter over packages snapshot and binlog, the
+// PostgreSQL source over snapshot and pgoutput. Optional interfaces add
+// what only some sources can do: [Checker] for `sluice check`,
+// [SlotDropper] for `sluice drop-slot`, io.Closer.
+//
+// What it promises:
+//   - Positions move forward only after Kafka acknowledged every record
+//     before them; a snapshot's start is durable before its first record.
+//   - An interrupted snapshot is taken again and the stream starts at the
+//     first snapshot's point, so no change in between is missed.
+//   - Cancelling Run's context is a clean stop, not an error: Run waits up
+//     to 30 s for Kafka's acknowledgements, writes the final checkpoint and
+//     returns nil. The first fatal error stops everything and is returned.
+//   - Run owns every goroutine it starts (the checkpoint writer, the
+//     sources' readers, the pprof server) and has stopped them when it
+//     returns. Status never blocks on I/O.
+//   - Hooks ([WithHooks]) are called synchronously from the engine's
+//     goroutines; they must not block.
+package engine

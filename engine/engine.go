@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/buildinfo"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/sink"
+	"github.com/sluice-cdc/sluice/tombstone"
+)
+
+// shutdownTimeout bounds how long a stopping engine waits for Kafka to
+// acknowledge what it already produced.
+const shutdownTimeout = 30 * time.Second
+
+// Engine runs one source's pipeline: it picks where to start from the
+// checkpoint, snapshots, streams, produces to Kafka and commits positions
+// once Kafka acknowledged them. Make one with [New], call [Engine.Run] once;
+// [Engine.Status] may be called from any goroutine at any time.
+type Engine struct {
+	cfg   config.Config
+	log   *slog.Logger
+	src   Source
+	hooks hooks
+	st    *tracker
+	ran   atomic.Bool
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithLogger sets the logger for everything the engine and its source and
+// sink log. Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Engine) {
+		if l != nil {
+			e.log = l
+		}
+	}
+}
+
+// WithSource replaces the source that cfg.Source.Type names, for tests and
+// for programs that read a database of their own. cfg.Source is then only
+// used for the name in records and logs.
+func WithSource(s Source) Option { return func(e *Engine) { e.src = s } }
+
+// Hook is a value implementing one or more of [PhaseHook], [EventHook] and
+// [ResumableHook]; the engine calls the methods a hook implements. Hooks
+// serve metrics and the admin surface.
+type Hook any
+
+// PhaseHook is told each phase the engine enters, from the goroutine
+// running Run.
+type PhaseHook interface{ OnPhase(Phase) }
+
+// EventHook is told each event after it was handed to the producer, from
+// the source's goroutine, snapshot rows included. It must not block and
+// must not modify the event.
+type EventHook interface{ OnEvent(*sluice.Event) }
+
+// ResumableHook is told each transaction boundary the source reached, from
+// the source's goroutine. It must not block.
+type ResumableHook interface{ OnResumable(sluice.Position) }
+
+// WithHooks adds hooks. A hook implementing none of the hook interfaces is
+// an error from New.
+func WithHooks(hs ...Hook) Option {
+	return func(e *Engine) {
+		for _, h := range hs {
+			e.hooks.add(h)
+		}
+	}
+}
+
+type hooks struct {
+	phase     []PhaseHook
+	event     []EventHook
+	resumable []ResumableHook
+	invalid   []Hook
+}
+
+func (hs *hooks) add(h Hook) {
+	ok := false
+	if x, is := h.(PhaseHook); is {
+		hs.phase, ok = append(hs.phase, x), true
+	}
+	if x, is := h.(EventHook); is {
+		hs.event, ok = append(hs.event, x), true
+	}
+	if x, is := h.(ResumableHook); is {
+		hs.resumable, ok = append(hs.resumable, x), true
+	}
+	if !ok {
+		hs.invalid = append(hs.invalid, h)
+	}
+}
+
+// New checks cfg ([config.Config.Validate]) and returns an Engine for it.
+// It does not connect: every setting that can be wrong without a server is
+// reported here, all problems at once. Build cfg with [config.Load], which
+// also applies the defaults and reads the password files.
+func New(cfg config.Config, opts ...Option) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, log: slog.Default()}
+	for _, o := range opts {
+		o(e)
+	}
+	if len(e.hooks.invalid) > 0 {
+		return nil, fmt.Errorf("engine: hook %T implements none of PhaseHook, EventHook, ResumableHook", e.hooks.invalid[0])
+	}
+	if e.src == nil {
+		switch cfg.Source.Type {
+		case "mysql":
+			e.src = newMySQLSource(&e.cfg, e.log)
+		case "postgresql":
+			e.src = newPostgresSource(&e.cfg, e.log)
+		default:
+			return nil, fmt.Errorf("source.type %q is not one of mysql, postgresql", cfg.Source.Type)
+		}
+	}
+	e.st = newTracker(cfg.Name, cfg.Source.Type)
+	return e, nil
+}
+
+// Status returns the engine's current state. It does not block on I/O and
+// is safe to call from any goroutine, before, during and after Run.
+func (e *Engine) Status() Status { return e.st.status() }
+
+func (e *Engine) setPhase(p Phase) {
+	e.st.setPhase(p)
+	for _, h := range e.hooks.phase {
+		h.OnPhase(p)
+	}
+}
+
+// Run runs the pipeline until ctx ends or a fatal error: it connects to
+// Kafka and the source, checks the source, reads the checkpoint, takes the
+// snapshot when one is due, then streams. It blocks, and may be called once.
+//
+// Cancelling ctx is a clean stop: Run waits up to 30 s for Kafka to
+// acknowledge what was produced, writes the final checkpoint and returns
+// nil. The first fatal error, of the source, the producer or a checkpoint
+// write, stops everything else and is returned. Run owns every goroutine it
+// starts (the checkpoint writer, the source's readers, the pprof server) and
+// has stopped them all when it returns.
+func (e *Engine) Run(ctx context.Context) (err error) {
+	if !e.ran.CompareAndSwap(false, true) {
+		return errors.New("engine: Run was already called; make a new Engine")
+	}
+	defer func() {
+		if c, ok := e.src.(io.Closer); ok {
+			c.Close()
+		}
+		if err != nil {
+			e.st.fail(err)
+			for _, h := range e.hooks.phase {
+				h.OnPhase(PhaseFailed)
+			}
+			return
+		}
+		e.setPhase(PhaseStopped)
+	}()
+	cfg := &e.cfg
+	log := e.log
+	e.setPhase(PhaseStarting)
+	log.Info("sluice starting", "version", buildinfo.Version(), "name", cfg.Name, "source", cfg.Source.Host, "brokers", cfg.Kafka.Brokers)
+	if cfg.Debug.PprofListen != "" {
+		stop, err := servePprof(cfg.Debug.PprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	kcfg := sinkConfig(cfg)
+	client, err := sink.NewClient(ctx, kcfg)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	adm := kadm.NewClient(client)
+	if err := sink.EnsureTopics(ctx, adm, []string{kcfg.CheckpointTopic}, kcfg, log); err != nil {
+		return fmt.Errorf("create checkpoint topic: %w", err)
+	}
+	cp, found, err := sink.LoadCheckpoint(ctx, client, kcfg.CheckpointTopic, cfg.Name)
+	if err != nil {
+		return err
+	}
+	if err := e.src.Prepare(ctx, found && cp.Phase == sink.PhaseStream); err != nil {
+		return err
+	}
+
+	prod := sink.New(client, kcfg, log)
+	e.st.setCommitted(func() (sluice.Position, bool) {
+		cp, ok := prod.Acked()
+		return cp.Position, ok
+	})
+	enc, err := newEncoder(cfg, log)
+	if err != nil {
+		return err
+	}
+	builder := tombstone.NewBuilder(cfg.Kafka.TopicPrefix, enc)
+	pipe := newPipeline(cfg.Name, builder, prod, adm, kcfg, log, e.st, e.hooks)
+
+	// The producer's checkpoint loop runs beside the source; the first of
+	// the two to fail stops the other.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	prodDone := make(chan error, 1)
+	go func() {
+		err := prod.Run(ctx)
+		if err != nil {
+			cancel(err)
+		}
+		prodDone <- err
+	}()
+
+	srcErr := e.source(ctx, cp, found, prod, pipe)
+
+	// Stop: let Kafka acknowledge what was produced and write the final
+	// checkpoint, then stop the checkpoint loop.
+	e.setPhase(PhaseStopping)
+	closeCtx, closeCancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	closeErr := prod.Close(closeCtx)
+	closeCancel()
+	cancel(nil)
+	runErr := <-prodDone
+
+	if cause := context.Cause(ctx); srcErr != nil && !errors.Is(srcErr, context.Canceled) {
+		return srcErr
+	} else if cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if closeErr != nil {
+		return fmt.Errorf("stop: %w", closeErr)
+	}
+	log.Info("sluice stopped")
+	return nil
+}
+
+// source decides where to start, runs the snapshot when one is due, and
+// streams. The choice, from the checkpoint:
+//
+//   - a stream checkpoint: stream on from its position;
+//   - a snapshot checkpoint (a snapshot began and did not finish): its
+//     records may already be in Kafka, including rows deleted since, so
+//     copy the tables again and stream from the first snapshot's point, so
+//     those deletes arrive too;
+//   - none, snapshot.mode never: stream from the source's current position;
+//   - none: take the snapshot, its start stored durably before the first
+//     record, then stream from its consistent point.
+func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, prod *sink.Producer, pipe *pipeline) error {
+	log, src := e.log, e.src
+	var from sluice.Position
+	switch {
+	case found && cp.Phase == sink.PhaseStream:
+		from = cp.Position
+		log.Info("resuming from checkpoint", positionAttrs(from)...)
+		if err := src.CanResume(ctx, from); err != nil {
+			return err
+		}
+	case found && cp.Phase == sink.PhaseSnapshot:
+		from = cp.SnapshotStart
+		log.Warn("the previous snapshot did not finish; taking it again, then streaming from its original point", positionAttrs(from)...)
+		if err := src.CanResume(ctx, from); err != nil {
+			return err
+		}
+		e.setPhase(PhaseSnapshot)
+		e.st.snapshotStarted(true)
+		err := src.Resnapshot(ctx, from, pipe)
+		e.st.snapshotEnded(err == nil)
+		if err != nil {
+			return err
+		}
+		log.Info("snapshot complete; streaming", positionAttrs(from)...)
+	case e.cfg.Snapshot.Mode == "never":
+		pos, how, err := src.Position(ctx)
+		if err != nil {
+			return err
+		}
+		from = pos
+		log.Info("snapshot.mode is never: streaming from "+how, positionAttrs(from)...)
+	default:
+		e.setPhase(PhaseSnapshot)
+		e.st.snapshotStarted(false)
+		pos, err := src.Snapshot(ctx, pipe, func(ctx context.Context, pos sluice.Position) error {
+			// Durable before the first snapshot record: a restart must know
+			// a snapshot began here.
+			return prod.Commit(ctx, sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseSnapshot, Position: pos, SnapshotStart: pos})
+		})
+		e.st.snapshotEnded(err == nil)
+		if err != nil {
+			return err
+		}
+		from = pos
+		log.Info("snapshot complete; streaming", positionAttrs(from)...)
+	}
+	if err := pipe.Resumable(ctx, from); err != nil {
+		return err
+	}
+	e.setPhase(PhaseStreaming)
+	return src.Stream(ctx, from, pipe)
+}
+
+// positionAttrs are a position's log attributes: file, pos and gtid_set on
+// MySQL/MariaDB, lsn on PostgreSQL.
+func positionAttrs(p sluice.Position) []any {
+	if p.LSN != 0 || p.File == "" {
+		return []any{"lsn", lsnText(p.LSN)}
+	}
+	attrs := []any{"file", p.File, "pos", p.Offset}
+	if p.GTIDSet != "" {
+		attrs = append(attrs, "gtid_set", p.GTIDSet)
+	}
+	return attrs
+}
+
+func sinkConfig(cfg *config.Config) sink.Config {
+	k := cfg.Kafka
+	return sink.Config{
+		Brokers: k.Brokers, ClientID: k.ClientID, TopicPartitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
+		TopicConfigs: k.TopicConfig, CheckpointTopic: k.CheckpointTopic, CheckpointInterval: k.CheckpointInterval,
+		MaxBufferedRecords: k.MaxBufferedRecords, MaxBufferedBytes: k.MaxBufferedBytes, MaxMessageBytes: k.MaxMessageBytes,
+		DeliveryTimeout: k.DeliveryTimeout, ProducerLinger: k.Linger, Compression: k.Compression,
+	}
+}

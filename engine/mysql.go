@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/binlog"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/schema"
+	"github.com/sluice-cdc/sluice/snapshot"
+)
+
+// mysqlSource is the MySQL/MariaDB source: snapshot (consistent read under
+// a short global read lock) and binlog. It keeps no connection open
+// between calls.
+type mysqlSource struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	scfg snapshot.Config
+	bcfg binlog.Config
+}
+
+func newMySQLSource(cfg *config.Config, log *slog.Logger) *mysqlSource {
+	s := &cfg.Source
+	sel := selection(cfg)
+	return &mysqlSource{
+		cfg: cfg, log: log,
+		scfg: snapshot.Config{
+			Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
+			Flavor: s.Flavor, Selection: sel, ConnectTimeout: s.ConnectTimeout, Logger: log,
+		},
+		bcfg: binlog.Config{
+			Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
+			ServerID: s.ServerID, Flavor: s.Flavor, Selection: sel, Logger: log,
+		},
+	}
+}
+
+func selection(cfg *config.Config) *sluice.Selection {
+	return &sluice.Selection{Include: cfg.Tables.Include, Exclude: cfg.Tables.Exclude,
+		ExcludeColumns: cfg.Tables.ExcludeColumns, Keys: cfg.Tables.Keys}
+}
+
+// Prepare connects once to check the server and the tables and to detect
+// the flavor when it is not configured.
+func (m *mysqlSource) Prepare(ctx context.Context, _ bool) error {
+	conn, err := snapshot.Connect(ctx, m.scfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if m.scfg.Flavor == "" {
+		if m.scfg.Flavor, err = snapshot.Flavor(conn); err != nil {
+			return err
+		}
+		m.bcfg.Flavor = m.scfg.Flavor
+	}
+	problems, err := binlog.Check(conn)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		if p.Warning {
+			m.log.Warn(p.Message)
+		}
+	}
+	if err := problems.Err(); err != nil {
+		return fmt.Errorf("source %s:%d is not ready: %w", m.cfg.Source.Host, m.cfg.Source.Port, err)
+	}
+	tables, err := snapshot.ListTables(conn, m.scfg.Selection)
+	if err != nil {
+		return err
+	}
+	return snapshot.CheckReadable(conn, tables).Err()
+}
+
+// CanResume checks that the server still has the binlog pos names.
+func (m *mysqlSource) CanResume(ctx context.Context, pos sluice.Position) error {
+	conn, err := snapshot.Connect(ctx, m.scfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return binlog.CheckRetained(conn, pos)
+}
+
+func (m *mysqlSource) Snapshot(ctx context.Context, h Handler, began func(context.Context, sluice.Position) error) (sluice.Position, error) {
+	return snapshot.Run(ctx, m.scfg, h, began)
+}
+
+// Resnapshot reads the tables at a new consistent point; the stream from
+// at replays the changes in between, so every row ends at its latest
+// version.
+func (m *mysqlSource) Resnapshot(ctx context.Context, _ sluice.Position, h Handler) error {
+	_, err := snapshot.Run(ctx, m.scfg, h, nil)
+	return err
+}
+
+func (m *mysqlSource) Position(ctx context.Context) (sluice.Position, string, error) {
+	conn, err := snapshot.Connect(ctx, m.scfg)
+	if err != nil {
+		return sluice.Position{}, "", err
+	}
+	defer conn.Close()
+	pos, err := snapshot.CurrentPosition(conn, m.scfg.Flavor)
+	return pos, "the current binlog position", err
+}
+
+func (m *mysqlSource) Stream(ctx context.Context, from sluice.Position, h Handler) error {
+	return binlog.New(m.bcfg).Run(ctx, from, h)
+}
+
+// Check lists every problem of the server and the selected tables.
+func (m *mysqlSource) Check(ctx context.Context) (sluice.Problems, []string) {
+	sel := m.scfg.Selection
+	conn, err := snapshot.Connect(ctx, m.scfg)
+	if err != nil {
+		return sluice.Problems{{Message: err.Error()}}, nil
+	}
+	defer conn.Close()
+	problems, err := binlog.Check(conn)
+	if err != nil {
+		return append(problems, sluice.Problem{Message: err.Error()}), nil
+	}
+	tables, err := snapshot.ListTables(conn, sel)
+	if err != nil {
+		return append(problems, sluice.Problem{Message: err.Error()}), nil
+	}
+	problems = append(problems, snapshot.CheckReadable(conn, tables)...)
+	if len(tables) == 0 {
+		problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf("tables.include %v matches no table: nothing will be captured until such a table exists", sel.Include)})
+	}
+	for _, ref := range tables {
+		full, err := snapshot.LoadTable(conn, ref.Database, ref.Name)
+		if err != nil {
+			problems = append(problems, sluice.Problem{Message: err.Error()})
+			continue
+		}
+		proj, err := sel.Project(full)
+		if err != nil {
+			problems = append(problems, sluice.Problem{Message: err.Error()})
+			continue
+		}
+		if m.cfg.Format == "avro" {
+			if _, _, err := schema.AvroSchemas(proj.Table, avroOptions(m.cfg)); err != nil {
+				problems = append(problems, sluice.Problem{Message: fmt.Sprintf("table %s cannot be written as Avro: %v", full.FullName(), err)})
+			}
+		}
+		if len(proj.Table.Key) == 0 {
+			problems = append(problems, keylessWarning(full.FullName()))
+		}
+	}
+	return problems, nil
+}
+
+// keylessWarning is the problem of a table without key columns.
+func keylessWarning(table string) sluice.Problem {
+	return sluice.Problem{Warning: true, Message: fmt.Sprintf(
+		"table %s has no primary key: its records get a null key and its topic is not compacted; name key columns under tables.keys", table)}
+}

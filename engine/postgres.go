@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/pgoutput"
+	"github.com/sluice-cdc/sluice/schema"
+	"github.com/sluice-cdc/sluice/snapshot"
+)
+
+// slotReleaseWait is how long start-up waits for a slot that is still
+// marked active to be released.
+const slotReleaseWait = 10 * time.Second
+
+// postgresSource is the PostgreSQL source: a publication over the selected
+// tables, a logical replication slot whose exported snapshot the snapshot
+// reads, and pgoutput from the slot. Prepare opens a connection for the
+// checks and keeps it until the slot is created or the stream starts;
+// Close closes it.
+type postgresSource struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	scfg snapshot.PostgresConfig
+	dsn  string
+
+	conn *pgx.Conn // from Prepare until the snapshot or the stream
+	slot pgoutput.SlotState
+}
+
+func newPostgresSource(cfg *config.Config, log *slog.Logger) *postgresSource {
+	s := &cfg.Source
+	return &postgresSource{
+		cfg: cfg, log: log, dsn: postgresDSN(cfg),
+		scfg: snapshot.PostgresConfig{Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
+			Database: s.Database, SSLMode: s.SSLMode, SSLRootCert: s.SSLRootCert, Selection: selection(cfg),
+			ConnectTimeout: s.ConnectTimeout, Logger: log},
+	}
+}
+
+// postgresDSN is the connection URL of the configured PostgreSQL source.
+// It holds the password: it is handed to pgx only, which never shows it in
+// errors, and is never logged.
+func postgresDSN(cfg *config.Config) string {
+	s := &cfg.Source
+	u := &url.URL{Scheme: "postgres", Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), Path: "/" + s.Database}
+	if s.Password.IsZero() {
+		u.User = url.User(s.User)
+	} else {
+		u.User = url.UserPassword(s.User, s.Password.Reveal())
+	}
+	q := url.Values{}
+	q.Set("sslmode", s.SSLMode)
+	if s.SSLRootCert != "" {
+		q.Set("sslrootcert", s.SSLRootCert)
+	}
+	q.Set("connect_timeout", strconv.Itoa(max(1, int(s.ConnectTimeout.Seconds()))))
+	q.Set("application_name", "sluice "+cfg.Name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Close closes the connection Prepare opened, if it is still open.
+func (p *postgresSource) Close() error {
+	if p.conn != nil {
+		p.conn.Close(context.Background())
+		p.conn = nil
+	}
+	return nil
+}
+
+// Prepare checks the server, reports each table's replica identity, makes
+// sure the publication covers the selected tables and looks up the slot.
+// resuming says that the source streams on from a checkpoint, so a table
+// new to the publication misses the rows written before it joined.
+func (p *postgresSource) Prepare(ctx context.Context, resuming bool) error {
+	conn, err := snapshot.ConnectPostgres(ctx, p.scfg)
+	if err != nil {
+		return err
+	}
+	p.conn = conn
+	s := &p.cfg.Source
+	problems, tables, err := p.check(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for _, pr := range problems {
+		if pr.Warning {
+			p.log.Warn(pr.Message)
+		}
+	}
+	if err := problems.Err(); err != nil {
+		return fmt.Errorf("source %s:%d database %s is not ready: %w", s.Host, s.Port, s.Database, err)
+	}
+	names := tableNames(tables)
+	for _, note := range identityNotes(tables) {
+		p.log.Info(note)
+	}
+	before, err := pgoutput.LookupPublication(ctx, conn, s.Publication)
+	if err != nil {
+		return err
+	}
+	created, err := pgoutput.EnsurePublication(ctx, conn, s.Publication, names)
+	if err != nil {
+		return err
+	}
+	if resuming && before.Exists && before.Owned {
+		for _, t := range before.Missing(names) {
+			// The slot decodes a table only from the moment it joins the
+			// publication; rows written earlier come only from a snapshot.
+			p.log.Warn("table joined the publication after the snapshot: its changes are captured from now on, its earlier rows are not; start the source over (docs/operations.md) to copy them",
+				"table", t.String(), "publication", s.Publication)
+		}
+	}
+	if created {
+		p.log.Info("publication covers the selected tables", "publication", s.Publication, "tables", len(names))
+	}
+	st, err := pgoutput.LookupSlot(ctx, conn, s.Slot)
+	if err != nil {
+		return err
+	}
+	// Right after a restart the server may still count the previous
+	// process's session as the slot's holder for a moment; a slot another
+	// sluice really holds stays active and start-up then fails.
+	for wait := time.Now().Add(slotReleaseWait); st.Active && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		if st, err = pgoutput.LookupSlot(ctx, conn, s.Slot); err != nil {
+			return err
+		}
+	}
+	p.slot = st
+	return nil
+}
+
+// CanResume checks the slot: it must exist, belong to this database and
+// not be invalidated or held by another process.
+func (p *postgresSource) CanResume(_ context.Context, pos sluice.Position) error {
+	if err := p.slot.ResumeErr(p.cfg.Source.Slot, p.cfg.Source.Database); err != nil {
+		return fmt.Errorf("resume source %s: %w", p.cfg.Name, err)
+	}
+	p.log.Info("replication slot can resume", "slot", p.cfg.Source.Slot, "lsn", lsnText(pos.LSN),
+		"slot_confirmed", lsnText(p.slot.ConfirmedFlush.LSN))
+	return nil
+}
+
+// Snapshot creates the slot (dropping one that this source, having no
+// checkpoint, never delivered from), reads the tables in the snapshot the
+// slot exported, and returns the slot's consistent point.
+func (p *postgresSource) Snapshot(ctx context.Context, h Handler, began func(context.Context, sluice.Position) error) (sluice.Position, error) {
+	slot, err := p.createSlot(ctx)
+	if err != nil {
+		return sluice.Position{}, err
+	}
+	defer slot.Close(context.WithoutCancel(ctx))
+	from := slot.Consistent
+	// Durable before the first snapshot record: a restart must know a
+	// snapshot began here.
+	if err := began(ctx, from); err != nil {
+		return sluice.Position{}, err
+	}
+	if err := snapshot.RunPostgres(ctx, p.scfg, slot.SnapshotName, from, h); err != nil {
+		return sluice.Position{}, err
+	}
+	return from, nil
+}
+
+// createSlot makes a new slot with an exported snapshot. A slot left from
+// an earlier attempt is dropped first: this source has no checkpoint, so
+// nothing was delivered through it, and an existing slot cannot export a
+// snapshot.
+func (p *postgresSource) createSlot(ctx context.Context) (*pgoutput.Slot, error) {
+	name := p.cfg.Source.Slot
+	if p.slot.Exists {
+		if err := p.slot.ResumeErr(name, p.cfg.Source.Database); err != nil {
+			return nil, err
+		}
+		p.log.Warn("replication slot exists but this source has no checkpoint: nothing was delivered through it; dropping and re-creating it to take the snapshot",
+			"slot", name)
+		if err := pgoutput.DropSlot(ctx, p.conn, name); err != nil {
+			return nil, err
+		}
+	}
+	p.Close()
+	slot, err := pgoutput.CreateSlot(ctx, p.dsn, name)
+	if err != nil {
+		return nil, err
+	}
+	p.log.Info("replication slot created", "slot", name, "consistent_point", lsnText(slot.Consistent.LSN))
+	return slot, nil
+}
+
+// Resnapshot reads the tables again in a transaction of its own: the slot
+// has not moved past at, so the stream from there brings the changes in
+// between.
+func (p *postgresSource) Resnapshot(ctx context.Context, at sluice.Position, h Handler) error {
+	p.Close()
+	return snapshot.RunPostgres(ctx, p.scfg, "", at, h)
+}
+
+// Position streams from the slot's confirmed position when the slot
+// exists, else from a new slot's consistent point.
+func (p *postgresSource) Position(ctx context.Context) (sluice.Position, string, error) {
+	if p.slot.Exists {
+		if err := p.slot.ResumeErr(p.cfg.Source.Slot, p.cfg.Source.Database); err != nil {
+			return sluice.Position{}, "", err
+		}
+		return p.slot.ConfirmedFlush, "the slot's confirmed position " + lsnText(p.slot.ConfirmedFlush.LSN), nil
+	}
+	p.Close()
+	slot, err := pgoutput.CreateSlot(ctx, p.dsn, p.cfg.Source.Slot)
+	if err != nil {
+		return sluice.Position{}, "", err
+	}
+	slot.Close(ctx)
+	p.log.Info("replication slot created", "slot", p.cfg.Source.Slot, "consistent_point", lsnText(slot.Consistent.LSN))
+	return slot.Consistent, "the new slot's consistent point " + lsnText(slot.Consistent.LSN), nil
+}
+
+// Stream follows the slot. Only what Kafka acknowledged (h.Acked) is
+// confirmed to the server.
+func (p *postgresSource) Stream(ctx context.Context, from sluice.Position, h Handler) error {
+	p.Close()
+	s := &p.cfg.Source
+	r := pgoutput.New(pgoutput.Config{
+		Name: p.cfg.Name, DSN: p.dsn, Slot: s.Slot, Publication: s.Publication,
+		Selection: p.scfg.Selection, StatusInterval: s.StatusInterval, Logger: p.log,
+		Streaming: s.Streaming, SpoolDir: s.SpoolDir, Acked: h.Acked,
+	})
+	return r.Run(ctx, from, h)
+}
+
+// Check lists every problem `sluice check` reports for the server and the
+// tables, and notes the tables with complete before-images.
+func (p *postgresSource) Check(ctx context.Context) (sluice.Problems, []string) {
+	conn, err := snapshot.ConnectPostgres(ctx, p.scfg)
+	if err != nil {
+		return sluice.Problems{{Message: err.Error()}}, nil
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	problems, tables, err := p.check(ctx, conn)
+	if err != nil {
+		return append(problems, sluice.Problem{Message: err.Error()}), nil
+	}
+	return problems, identityNotes(tables)
+}
+
+// check gathers every problem `sluice check` and start-up report: tables
+// that are missing or unreadable, server settings, privileges, slot,
+// publication, replica identities, keyless tables and columns carried as
+// text.
+func (p *postgresSource) check(ctx context.Context, conn *pgx.Conn) (sluice.Problems, []snapshot.PostgresTableRef, error) {
+	s := &p.cfg.Source
+	sel := p.scfg.Selection
+	tables, err := snapshot.ListPostgresTables(ctx, conn, sel)
+	if err != nil {
+		return nil, nil, err
+	}
+	problems, err := pgoutput.Check(ctx, conn, pgoutput.CheckConfig{Slot: s.Slot, Publication: s.Publication, Tables: tableNames(tables)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Streaming && pgoutput.StreamsInProgress(conn.PgConn().ParameterStatus("server_version")) {
+		if err := pgoutput.CheckSpoolDir(s.SpoolDir, s.Slot); err != nil {
+			problems = append(problems, sluice.Problem{Message: err.Error()})
+		}
+	}
+	if len(tables) == 0 {
+		problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf("tables.include %v matches no table in database %s: nothing will be captured", sel.Include, s.Database)})
+	}
+	cat := schema.NewPostgresCatalog(conn)
+	for _, ref := range tables {
+		sh, err := snapshot.LoadPostgresShape(ctx, conn, cat, ref, sel)
+		if err != nil {
+			problems = append(problems, sluice.Problem{Message: err.Error()})
+			continue
+		}
+		t := sh.Proj.Table
+		if len(t.Key) == 0 {
+			problems = append(problems, keylessWarning(t.FullName()))
+		}
+		if cols := schema.PostgresFallbackColumns(t); len(cols) > 0 {
+			problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf(
+				"table %s: columns %s have types sluice carries as their text form (the type name is kept in the record schema)", t.FullName(), strings.Join(cols, ", "))})
+		}
+	}
+	return problems, tables, nil
+}
+
+// DropSlot removes the replication slot.
+func (p *postgresSource) DropSlot(ctx context.Context) (string, error) {
+	conn, err := snapshot.ConnectPostgres(ctx, p.scfg)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return p.cfg.Source.Slot, pgoutput.DropSlot(ctx, conn, p.cfg.Source.Slot)
+}
+
+func tableNames(tables []snapshot.PostgresTableRef) []pgoutput.TableName {
+	names := make([]pgoutput.TableName, len(tables))
+	for i, t := range tables {
+		names[i] = pgoutput.TableName{Schema: t.Schema, Name: t.Name}
+	}
+	return names
+}
+
+// identityNotes reports the tables whose before-images are complete
+// (REPLICA IDENTITY FULL). pgoutput.Check reports every other identity, as a
+// warning (DEFAULT, USING INDEX) or an error (NOTHING), so each table's
+// identity is said once.
+func identityNotes(tables []snapshot.PostgresTableRef) []string {
+	var notes []string
+	for _, t := range tables {
+		if t.ReplicaIdentity == 'f' {
+			notes = append(notes, fmt.Sprintf("REPLICA IDENTITY FULL on %s: before-images of updates and deletes are complete", t.FullName()))
+		}
+	}
+	return notes
+}
+
+func lsnText(lsn uint64) string { return pglogrepl.LSN(lsn).String() }
