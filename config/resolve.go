@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -11,19 +10,8 @@ import (
 
 // resolve reads source.password_file and derives source.server_id.
 func (c *Config) resolve() error {
-	if f := c.Source.PasswordFile; f != "" {
-		if !c.Source.Password.IsZero() {
-			return errors.New("source.password and source.password_file are both set; keep only one")
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("source.password_file: %w; make the file readable by the user sluice runs as", err)
-		}
-		pw := strings.TrimRight(string(data), "\r\n")
-		if pw == "" {
-			return fmt.Errorf("source.password_file: %s is empty; write the password into it", f)
-		}
-		c.Source.Password = Secret{pw}
+	if err := readSecretFile("source.password", c.Source.PasswordFile, &c.Source.Password); err != nil {
+		return err
 	}
 	if c.Source.ServerID == 0 {
 		c.Source.ServerID = deriveServerID(c.Name)
@@ -55,22 +43,29 @@ func (c *Config) resolve() error {
 
 // resolve reads schema_registry.password_file.
 func (r *SchemaRegistryConfig) resolve() error {
-	f := r.PasswordFile
-	if f == "" {
+	return readSecretFile("schema_registry.password", r.PasswordFile, &r.Password)
+}
+
+// readSecretFile sets *dst to the content of file, the file setting of the
+// secret key (key + "_file"), without its trailing newline. An empty file
+// name reads nothing; a secret set both ways, an unreadable file and an
+// empty one are errors naming the setting and the fix, never the content.
+func readSecretFile(key, file string, dst *Secret) error {
+	if file == "" {
 		return nil
 	}
-	if !r.Password.IsZero() {
-		return errors.New("schema_registry.password and schema_registry.password_file are both set; keep only one")
+	if !dst.IsZero() {
+		return fmt.Errorf("%s and %s_file are both set; keep only one", key, key)
 	}
-	data, err := os.ReadFile(f)
+	data, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("schema_registry.password_file: %w; make the file readable by the user sluice runs as", err)
+		return fmt.Errorf("%s_file: %w; make the file readable by the user sluice runs as", key, err)
 	}
 	pw := strings.TrimRight(string(data), "\r\n")
 	if pw == "" {
-		return fmt.Errorf("schema_registry.password_file: %s is empty; write the password into it", f)
+		return fmt.Errorf("%s_file: %s is empty; write the password into it", key, file)
 	}
-	r.Password = Secret{pw}
+	*dst = Secret{pw}
 	return nil
 }
 

@@ -61,12 +61,7 @@ func (m *mysqlSource) Prepare(ctx context.Context, _ bool) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range problems {
-		if p.Warning {
-			m.log.Warn(p.Message)
-		}
-	}
-	if err := problems.Err(); err != nil {
+	if err := warnOrFail(m.log, problems); err != nil {
 		return fmt.Errorf("source %s:%d is not ready: %w", m.cfg.Source.Host, m.cfg.Source.Port, err)
 	}
 	tables, err := snapshot.ListTables(conn, m.scfg.Selection)
@@ -153,6 +148,17 @@ func (m *mysqlSource) Check(ctx context.Context) (sluice.Problems, []string) {
 		}
 	}
 	return problems, nil
+}
+
+// warnOrFail logs the warnings among problems and returns the others,
+// joined, or nil.
+func warnOrFail(log *slog.Logger, problems sluice.Problems) error {
+	for _, p := range problems {
+		if p.Warning {
+			log.Warn(p.Message)
+		}
+	}
+	return problems.Err()
 }
 
 // keylessWarning is the problem of a table without key columns.

@@ -95,12 +95,7 @@ func (p *postgresSource) Prepare(ctx context.Context, resuming bool) error {
 	if err != nil {
 		return err
 	}
-	for _, pr := range problems {
-		if pr.Warning {
-			p.log.Warn(pr.Message)
-		}
-	}
-	if err := problems.Err(); err != nil {
+	if err := warnOrFail(p.log, problems); err != nil {
 		return fmt.Errorf("source %s:%d database %s is not ready: %w", s.Host, s.Port, s.Database, err)
 	}
 	names := tableNames(tables)
