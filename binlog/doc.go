@@ -20,6 +20,12 @@
 //     network and the handler.
 //   - A position that the server no longer has (purged binlog) is a loud
 //     error naming the file and the fix; nothing is skipped (promise 9).
-//   - A lost connection is re-established with backoff from the last
-//     transaction boundary; changes after it are delivered again, never lost.
+//   - A lost connection is re-established from the last transaction
+//     boundary; changes after it are delivered again, never lost. The waits
+//     between attempts are sluice's one retry policy (package
+//     internal/retry: exponential backoff with jitter, Config.ReconnectBackoff
+//     doubling to 30 s, at most Config.MaxReconnects consecutive failures),
+//     and what counts as a lost connection is decided in one place,
+//     Retryable, from error types and MySQL error numbers, never from error
+//     text.
 package binlog

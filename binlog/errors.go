@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/retry"
 )
 
 // ErrPurged is wrapped by the error Run returns when the server no longer
@@ -32,11 +30,19 @@ func classify(err error, at sluice.Position) error {
 	return fmt.Errorf("binlog: read at %s:%d: %w", at.File, at.Offset, err)
 }
 
-// Retryable reports whether err may go away by reconnecting: network
-// failures and server shutdowns, not purged binlogs, privileges or decoding
-// failures.
+// Retryable reports whether err may go away by reconnecting: a connection
+// that could not be made or broke off, a server shutting down, a server or
+// user at its connection limit. A purged binlog, missing privileges,
+// decoding failures and every other server error are not retryable. It
+// decides from error types, values and MySQL error numbers only, and sees
+// through go-mysql's github.com/pingcap/errors wrapping.
+//
+// go-mysql reports a connection lost while streaming, or while connecting
+// after the dial, as mysql.ErrBadConn, with the network error only in its
+// text (packet.Conn formats it with %v), so ErrBadConn itself marks a lost
+// connection. A failed dial keeps its *net.OpError (retry.Network).
 func Retryable(err error) bool {
-	if errors.Is(err, ErrPurged) {
+	if err == nil || errors.Is(err, ErrPurged) {
 		return false
 	}
 	var me *mysql.MyError
@@ -47,14 +53,7 @@ func Retryable(err error) bool {
 		}
 		return false
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
-		strings.Contains(s, "connection reset") || strings.Contains(s, "invalid connection") ||
-		strings.Contains(s, "EOF")
+	return errors.Is(err, mysql.ErrBadConn) || retry.Network(err)
 }
 
 // quietLogger keeps go-mysql's own chatter at debug level.

@@ -13,6 +13,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/retry"
 	"github.com/sluice-cdc/sluice/schema"
 )
 
@@ -37,8 +38,10 @@ type Config struct {
 	// Logger receives DDL statements and reconnect notices.
 	Logger *slog.Logger
 	// ReconnectBackoff is the first wait before reconnecting after a lost
-	// connection; it doubles up to 30 s. Default 1 s. MaxReconnects bounds
-	// consecutive failed attempts (default 10).
+	// connection; it doubles up to 30 s, each wait within ±20 % of that
+	// (package internal/retry's policy). Default 1 s. MaxReconnects bounds
+	// consecutive failed attempts (default 10); a reconnect that reached a
+	// new transaction boundary starts the count and the waits over.
 	ReconnectBackoff time.Duration
 	MaxReconnects    int
 }
@@ -88,9 +91,11 @@ func New(cfg Config) *Reader {
 
 // Run streams changes from position from until ctx is cancelled or a fatal
 // error occurs. It blocks; it calls h from its own goroutine only. A
-// cancelled ctx returns nil. A lost connection is retried with backoff from
-// the last transaction boundary; events after that boundary are handed to h
-// again.
+// cancelled ctx returns nil. A lost connection (see Retryable) is retried
+// from the last transaction boundary, after a wait of package
+// internal/retry's backoff with jitter, logged with the cause and the wait;
+// events after that boundary are handed to h again. After MaxReconnects
+// consecutive failed attempts Run returns the last error.
 func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler) error {
 	if from.File == "" {
 		return errors.New("binlog: no start position: the snapshot or a stored checkpoint must supply one")
@@ -101,8 +106,7 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 	}
 	r.gtids = gset
 	pos := from
-	failures := 0
-	backoff := r.cfg.ReconnectBackoff
+	backoff := retry.New(retry.Policy{Initial: r.cfg.ReconnectBackoff, Max: retry.MaxReconnectWait, Attempts: r.cfg.MaxReconnects})
 	for {
 		next, progressed, err := r.stream(ctx, pos, h)
 		if ctx.Err() != nil {
@@ -115,20 +119,17 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 			return err
 		}
 		if progressed {
-			failures, backoff = 0, r.cfg.ReconnectBackoff
+			backoff.Reset()
 		}
-		failures++
-		if failures > r.cfg.MaxReconnects {
-			return fmt.Errorf("binlog: giving up after %d reconnect attempts: %w", failures-1, err)
+		wait, ok := backoff.Next()
+		if !ok {
+			return fmt.Errorf("binlog: giving up after %d reconnect attempts: %w", backoff.Retries(), err)
 		}
 		r.log.Warn("binlog connection lost; reconnecting from the last transaction boundary",
-			"error", err, "file", next.File, "pos", next.Offset, "wait", backoff)
-		select {
-		case <-ctx.Done():
+			"error", err, "file", next.File, "pos", next.Offset, "wait", wait)
+		if retry.Wait(ctx, wait) != nil {
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 30*time.Second)
 		pos = next
 	}
 }

@@ -5,16 +5,19 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -914,5 +917,163 @@ func TestSplitTransactions(t *testing.T) {
 		if boundaries != 1 {
 			t.Errorf("transaction %d: %d boundaries", i, boundaries)
 		}
+	}
+}
+
+// logLines is a concurrency-safe JSON log sink.
+type logLines struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// records returns the logged records whose message is msg.
+func (l *logLines) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// boundaryRecorder is a recorder that closes reached at the first
+// transaction boundary.
+type boundaryRecorder struct {
+	recorder
+	once    sync.Once
+	reached chan struct{}
+}
+
+func (b *boundaryRecorder) Resumable(ctx context.Context, pos sluice.Position) error {
+	b.once.Do(func() { close(b.reached) })
+	return b.recorder.Resumable(ctx, pos)
+}
+
+// TestRunReconnects: a lost connection is retried from the last transaction
+// boundary with the retry policy's waits; a connection that reached a new
+// boundary starts the count and the waits over; MaxReconnects consecutive
+// failures end Run with the last error.
+func TestRunReconnects(t *testing.T) {
+	const first = 20 * time.Millisecond
+	var mu sync.Mutex
+	var asked []mysql.Position
+	h := &boundaryRecorder{reached: make(chan struct{})}
+	evs := testEvents(t, 5)
+	f := newFakeMySQL(t, func(f *fakeMySQL) {
+		f.dump = func(n int, pos mysql.Position, raw net.Conn) (*replication.BinlogStreamer, error) {
+			mu.Lock()
+			asked = append(asked, pos)
+			mu.Unlock()
+			if n == 2 {
+				// The second connection reaches a boundary (a DDL
+				// statement) before it breaks. go-mysql may drop the
+				// events it buffered once it sees the connection lost,
+				// so the connection stays up until the reader is there.
+				if writeEvents(raw, evs) == nil {
+					select {
+					case <-h.reached:
+					case <-time.After(30 * time.Second):
+					}
+				}
+			}
+			return dropConnection(n, pos, raw)
+		}
+	})
+	logs := &logLines{}
+	cfg := f.config()
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	cfg.ReconnectBackoff, cfg.MaxReconnects = first, 2
+	r := New(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := sluice.Position{File: binlogFiles[0], Offset: 4}
+	err := r.Run(ctx, start, h)
+
+	if err == nil || !strings.Contains(err.Error(), "binlog: giving up after 2 reconnect attempts") || !errors.Is(err, mysql.ErrBadConn) {
+		t.Fatalf("Run returned %v; want it to give up after 2 reconnect attempts on the lost connection", err)
+	}
+	// 1 lost, 2 progressed then lost (the count starts over), 3 and 4 lost.
+	if n := f.dumped(); n != 4 {
+		t.Errorf("%d connections asked for the binlog, want 4", n)
+	}
+	var last *sluice.Position
+	for _, e := range h.entries {
+		if e.resumable != nil {
+			last = e.resumable
+		}
+	}
+	if last == nil || last.Offset <= 4 {
+		t.Fatalf("no transaction boundary reached on the second connection: %+v", h.entries)
+	}
+	boundary := mysql.Position{Name: last.File, Pos: uint32(last.Offset)}
+	mu.Lock()
+	want := []mysql.Position{{Name: start.File, Pos: 4}, {Name: start.File, Pos: 4}, boundary, boundary}
+	if !reflect.DeepEqual(asked, want) {
+		t.Errorf("connections asked for %v, want %v", asked, want)
+	}
+	mu.Unlock()
+
+	lost := logs.records(t, "binlog connection lost; reconnecting from the last transaction boundary")
+	if len(lost) != 3 {
+		t.Fatalf("%d reconnect log lines, want 3: %v", len(lost), lost)
+	}
+	// The waits: the first, the first again after progress, then doubled;
+	// each within the policy's jitter.
+	for i, mid := range []time.Duration{first, first, 2 * first} {
+		w, ok := lost[i]["wait"].(float64) // slog's JSON writes a Duration in nanoseconds
+		if !ok {
+			t.Fatalf("reconnect line %d has no wait: %v", i+1, lost[i])
+		}
+		if d := time.Duration(w); d < mid*8/10 || d > mid*12/10 {
+			t.Errorf("wait %d = %v, want within ±20%% of %v", i+1, d, mid)
+		}
+		for _, key := range []string{"error", "file", "pos"} {
+			if _, ok := lost[i][key]; !ok {
+				t.Errorf("reconnect line %d lacks %q: %v", i+1, key, lost[i])
+			}
+		}
+	}
+	if got := lost[2]["pos"].(float64); uint64(got) != last.Offset {
+		t.Errorf("third reconnect logged pos %v, want the boundary %d", got, last.Offset)
+	}
+}
+
+// TestRunCancelledWhileWaiting: cancelling ctx during the wait before a
+// reconnect ends Run with nil at once.
+func TestRunCancelledWhileWaiting(t *testing.T) {
+	f := newFakeMySQL(t, func(f *fakeMySQL) { f.dump = dropConnection })
+	cfg := f.config()
+	cfg.ReconnectBackoff = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(cfg).Run(ctx, sluice.Position{File: binlogFiles[0], Offset: 4}, &recorder{}) }()
+	for f.dumped() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run kept waiting after ctx was cancelled")
 	}
 }

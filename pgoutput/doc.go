@@ -56,9 +56,14 @@
 //   - Loud failure (promise 9): a missing or invalidated slot, a slot
 //     another connection holds (SQLSTATE 55006), a missing publication and
 //     missing privileges stop Run with a one-line cause and fix; lost
-//     connections and server restarts are retried with backoff from the
-//     last position handed to Resumable. A slot is never re-created
-//     silently and never dropped except by DropSlot.
+//     connections and server restarts are retried from the last position
+//     handed to Resumable. The waits between attempts are sluice's one
+//     retry policy (package internal/retry: exponential backoff with
+//     jitter, Config.ReconnectBackoff doubling to 30 s, at most
+//     Config.MaxReconnects consecutive failures); what is retried is
+//     decided in one place, Retryable, from error types and SQLSTATE codes,
+//     never from error text. A slot is never re-created silently and never
+//     dropped except by DropSlot.
 //
 // # Events
 //

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-cdc/sluice/internal/retry"
 )
 
 // Errors that Run, CreateSlot and the publication and slot functions wrap,
@@ -46,6 +46,9 @@ const (
 	codeCannotConnectNow      = "57P03"
 	codeDatabaseDropped       = "57P04"
 	codeIdleSessionTimeout    = "57P05"
+
+	// classConnectionException is SQLSTATE class 08.
+	classConnectionException = "08"
 )
 
 // SlotMissingError is the error for a slot that is gone after sluice
@@ -118,7 +121,21 @@ func classify(err error, op, slot, publication string) error {
 // Retryable reports whether err may go away by reconnecting: lost
 // connections, server restarts and shutdowns, connection limits. A missing
 // or invalidated slot, a slot in use elsewhere, a missing publication,
-// privileges and decoding failures are not retryable.
+// privileges and decoding failures are not retryable. It decides from error
+// types, values and SQLSTATE codes only, never from error text:
+//
+//   - a server error (*pgconn.PgError) is retryable when its SQLSTATE is of
+//     class 08 (connection exception) or one of admin_shutdown,
+//     crash_shutdown, cannot_connect_now, too_many_connections,
+//     configuration_limit_exceeded and idle_session_timeout, and not
+//     otherwise;
+//   - a failed connection attempt without such an answer
+//     (*pgconn.ConnectError: refused, reset, timed out) is retryable;
+//   - so is what pgconn marks safe to retry (pgconn.SafeToRetry: among
+//     others every failed read of the stream, and a connection pgconn had
+//     already closed, pgconn.ErrConnClosed), a pgconn timeout
+//     (pgconn.Timeout), and a failed network connection (retry.Network:
+//     refused, reset, broken pipe, EOF, timeouts).
 func Retryable(err error) bool {
 	if err == nil {
 		return false
@@ -135,24 +152,21 @@ func Retryable(err error) bool {
 			codeConfigurationLimit, codeIdleSessionTimeout:
 			return true
 		}
-		// Class 08: connection exceptions.
-		return strings.HasPrefix(pe.Code, "08")
+		return strings.HasPrefix(pe.Code, classConnectionException)
 	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		return true
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-		return true
-	}
-	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
-		strings.Contains(s, "connection reset") || strings.Contains(s, "unexpected EOF") ||
-		strings.Contains(s, "conn closed")
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.Is(err, pgconn.ErrConnClosed) || retry.Network(err)
+}
+
+// reconnectable reports whether Run reconnects after err: when Retryable
+// says so, and also for a slot found busy once this reader has streamed
+// from it, since right after a lost connection the server may still count
+// the old session as the slot's holder for a moment.
+func reconnectable(err error, streamed bool) bool {
+	return Retryable(err) || streamed && errors.Is(err, ErrSlotActive)
 }
 
 // codeOf returns the SQLSTATE of a server error, or "".

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/retry"
 	"github.com/sluice-cdc/sluice/schema"
 )
 
@@ -64,8 +65,11 @@ type Config struct {
 	// Logger receives relation changes and reconnect notices.
 	Logger *slog.Logger
 	// ReconnectBackoff is the first wait before reconnecting after a lost
-	// connection; it doubles up to 30 s. Default 1 s. MaxReconnects bounds
-	// consecutive failed attempts (default 10).
+	// connection; it doubles up to 30 s, each wait within ±20 % of that
+	// (package internal/retry's policy). Default 1 s. MaxReconnects bounds
+	// consecutive failed attempts (default 10); a reconnect that got past
+	// the last position handed to Resumable starts the count and the waits
+	// over.
 	ReconnectBackoff time.Duration
 	MaxReconnects    int
 }
@@ -133,12 +137,15 @@ func New(cfg Config) *Reader {
 //
 // It reports the position Config.Acked returns to the server every
 // StatusInterval and whenever the server asks. A lost connection is retried
-// with backoff from the last position handed to Resumable: changes after
-// it are handed to h again, none before it. A missing, invalidated or busy
-// slot, a missing publication and missing privileges stop Run with an
-// error that names the fix (see Retryable); a slot found busy when
-// reconnecting after a lost connection is retried, since the server may
-// still count the lost session as its holder for a moment.
+// from the last position handed to Resumable, after a wait of package
+// internal/retry's backoff with jitter, logged with the cause and the
+// wait: changes after it are handed to h again, none before it. After
+// MaxReconnects consecutive failed attempts Run returns the last error. A
+// missing, invalidated or busy slot, a missing publication and missing
+// privileges stop Run with an error that names the fix (see Retryable); a
+// slot found busy when reconnecting after a lost connection is retried,
+// since the server may still count the lost session as its holder for a
+// moment.
 //
 // The handler may block (it is how Kafka slows the stream): status updates
 // go on from a goroutine Run starts and stops with each connection, so the
@@ -154,8 +161,7 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 		return errors.New("pgoutput: no publication configured: name the publication to stream")
 	}
 	r.last = from.LSN
-	failures := 0
-	backoff := r.cfg.ReconnectBackoff
+	backoff := retry.New(retry.Policy{Initial: r.cfg.ReconnectBackoff, Max: retry.MaxReconnectWait, Attempts: r.cfg.MaxReconnects})
 	for {
 		start := r.last
 		err := r.stream(ctx, h)
@@ -165,27 +171,21 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 		if err == nil {
 			return nil
 		}
-		// Right after this reader lost its connection, the server may
-		// still count the old session as the slot's holder for a moment.
-		ownSession := errors.Is(err, ErrSlotActive) && r.streamed
-		if !Retryable(err) && !ownSession {
+		if !reconnectable(err, r.streamed) {
 			return err
 		}
 		if r.last != start {
-			failures, backoff = 0, r.cfg.ReconnectBackoff
+			backoff.Reset()
 		}
-		failures++
-		if failures > r.cfg.MaxReconnects {
-			return fmt.Errorf("pgoutput: giving up after %d reconnect attempts: %w", failures-1, err)
+		wait, ok := backoff.Next()
+		if !ok {
+			return fmt.Errorf("pgoutput: giving up after %d reconnect attempts: %w", backoff.Retries(), err)
 		}
 		r.log.Warn("replication connection lost; reconnecting from the last transaction boundary",
-			"error", err, "lsn", pglogrepl.LSN(r.last).String(), "wait", backoff)
-		select {
-		case <-ctx.Done():
+			"error", err, "lsn", pglogrepl.LSN(r.last).String(), "wait", wait)
+		if retry.Wait(ctx, wait) != nil {
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 }
 

@@ -1,17 +1,21 @@
 package pgoutput
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgconn"
+	"time"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -308,42 +312,6 @@ func TestKeepalive(t *testing.T) {
 	}
 }
 
-func TestRetryable(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{io.EOF, true},
-		{fmt.Errorf("receive: %w", io.ErrUnexpectedEOF), true},
-		{&pgconn.PgError{Code: codeAdminShutdown, Message: "terminating connection due to administrator command"}, true},
-		{&pgconn.PgError{Code: codeCannotConnectNow}, true},
-		{&pgconn.PgError{Code: "08006"}, true},
-		{classify(&pgconn.PgError{Code: codeObjectInUse, Message: `replication slot "s" is active for PID 42`}, "start", "s", "p"), false},
-		{classify(&pgconn.PgError{Code: codeUndefinedObject, Message: `replication slot "s" does not exist`}, "start", "s", "p"), false},
-		{classify(&pgconn.PgError{Code: codeUndefinedObject, Message: `publication "p" does not exist`}, "stream", "s", "p"), false},
-		{classify(&pgconn.PgError{Code: codeNotInPrerequisite, Message: `can no longer get changes from replication slot "s"`, Detail: "This slot has been invalidated because it exceeded the maximum reserved size."}, "stream", "s", "p"), false},
-		{classify(&pgconn.PgError{Code: codeInsufficientPrivilege, Message: "permission denied to start WAL sender"}, "connect", "s", "p"), false},
-		{&pgconn.PgError{Code: "42601", Message: "syntax error"}, false},
-		{fmt.Errorf("x: %w", errMalformed), false},
-	} {
-		if got := Retryable(tc.err); got != tc.want {
-			t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
-	for _, pe := range []*pgconn.PgError{
-		{Code: codeNotInPrerequisite, Message: `can no longer get changes from replication slot "s"`, Detail: "This slot has been invalidated because it exceeded the maximum reserved size."},
-		{Code: codeNotInPrerequisite, Message: `cannot read from logical replication slot "s"`, Detail: "This slot has been invalidated because it exceeded the maximum reserved size."},
-	} {
-		if err := classify(pe, "stream", "s", "p"); !errors.Is(err, ErrSlotInvalidated) || !strings.Contains(err.Error(), "max_slot_wal_keep_size") {
-			t.Errorf("invalidated slot: %v", err)
-		}
-	}
-	err := classify(&pgconn.PgError{Code: codeObjectInUse, Message: "active"}, "start", "s", "p")
-	if !errors.Is(err, ErrSlotActive) || !strings.Contains(err.Error(), "pg_terminate_backend") {
-		t.Errorf("slot active error %q lacks the cause or the fix", err)
-	}
-}
-
 func TestVersionNum(t *testing.T) {
 	for in, want := range map[string]int{"16.4": 160004, "14.11 (Debian 14.11-1)": 140011, "17beta1": 170000, "9.6.24": 90600, "": 0} {
 		if got := versionNum(in); got != want {
@@ -476,5 +444,63 @@ func TestApplyKeyFromCatalogOnRepeatedRelation(t *testing.T) {
 	}
 	if k0, k1 := h.events[0].Table.Key, h.events[1].Table.Key; len(k0) != 0 || !reflect.DeepEqual(k1, []int{0}) {
 		t.Errorf("keys %v then %v, want none then [0]", k0, k1)
+	}
+}
+
+// lockedBuffer is a log sink safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// TestRunGivesUp: with nothing listening, Run retries MaxReconnects times
+// with the retry policy's growing waits, logging each, and then returns
+// the last error.
+func TestRunGivesUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	const first = 20 * time.Millisecond
+	logs := &lockedBuffer{}
+	r := New(Config{Name: "pg", DSN: "postgres://sluice@" + addr + "/app?sslmode=disable&connect_timeout=5", Slot: "s", Publication: "p",
+		ReconnectBackoff: first, MaxReconnects: 3, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	r.newShaper = func(context.Context) (shaper, func(), error) { return &fakeShaper{}, func() {}, nil }
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = r.Run(ctx, sluice.Position{LSN: 0x1000}, &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "pgoutput: giving up after 3 reconnect attempts") || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Run returned %v; want it to give up after 3 reconnect attempts on the refused connection", err)
+	}
+	var waits []time.Duration
+	for _, line := range bytes.Split(logs.b.Bytes(), []byte("\n")) {
+		var rec struct {
+			Msg  string        `json:"msg"`
+			LSN  string        `json:"lsn"`
+			Wait time.Duration `json:"wait"`
+		}
+		if len(line) == 0 || json.Unmarshal(line, &rec) != nil || rec.Msg != "replication connection lost; reconnecting from the last transaction boundary" {
+			continue
+		}
+		if rec.LSN != "0/1000" {
+			t.Errorf("reconnect logged lsn %q, want 0/1000", rec.LSN)
+		}
+		waits = append(waits, rec.Wait)
+	}
+	if len(waits) != 3 {
+		t.Fatalf("%d reconnect log lines, want 3:\n%s", len(waits), logs.b.String())
+	}
+	for i, mid := range []time.Duration{first, 2 * first, 4 * first} {
+		if d := waits[i]; d < mid*8/10 || d > mid*12/10 {
+			t.Errorf("wait %d = %v, want within ±20%% of %v", i+1, d, mid)
+		}
 	}
 }

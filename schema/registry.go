@@ -10,17 +10,18 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/sluice-cdc/sluice/internal/retry"
 )
 
 // registryCacheLimit bounds the remembered (subject, schema) → id pairs
 // and the last schema seen per subject.
 const registryCacheLimit = 4096
 
-// Registry retry backoff: the first wait and its cap.
-const (
-	registryBackoffMin = 100 * time.Millisecond
-	registryBackoffMax = 10 * time.Second
-)
+// registryRetry is the registry client's use of the retry policy: the
+// first wait 100 ms, doubling to 10 s, retried until the caller's context
+// ends.
+var registryRetry = retry.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second}
 
 // registry registers Avro schemas with a Confluent-compatible schema
 // registry and remembers the ids it was given. It is safe for concurrent
@@ -29,7 +30,8 @@ type registry struct {
 	cl  *sr.Client
 	log *slog.Logger
 
-	// sleep waits d or until ctx ends; tests replace it.
+	// sleep waits d or until ctx ends (retry.Wait); tests replace it so
+	// that they do not wait.
 	sleep func(ctx context.Context, d time.Duration) error
 
 	mu   sync.Mutex
@@ -40,31 +42,22 @@ type registry struct {
 type registryKey struct{ subject, schema string }
 
 func newRegistry(cl *sr.Client, log *slog.Logger) *registry {
-	return &registry{cl: cl, log: log, sleep: sleepCtx,
+	return &registry{cl: cl, log: log, sleep: retry.Wait,
 		ids: map[registryKey]int{}, last: map[string]string{}}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // register returns the id of schema under subject, registering it when
-// this registry has not seen the pair. It blocks and retries with backoff
-// (logging each retry and its cause) while the registry is unreachable,
-// times out or answers 5xx, 408 or 429, until ctx ends. A 409 (the subject's
-// compatibility rules reject the schema) stops with an error naming the
-// subject, the incompatible change and the fix; other 4xx answers stop with
-// the registry's message. When a subject's schema changes in a way that is
-// not BACKWARD compatible (compared with the last schema this registry
-// registered for it, or on the subject's first use with the registry's
-// latest version), it logs a warning before registering.
+// this registry has not seen the pair. It blocks and retries while the
+// registry is unreachable, times out or answers 5xx, 408 or 429, until ctx
+// ends, waiting between attempts as package internal/retry's policy says
+// (from 100 ms, doubling to 10 s, with jitter) and logging each retry, its
+// wait and its cause. A 409 (the subject's compatibility rules reject the
+// schema) stops with an error naming the subject, the incompatible change
+// and the fix; other 4xx answers stop with the registry's message. When a
+// subject's schema changes in a way that is not BACKWARD compatible
+// (compared with the last schema this registry registered for it, or on
+// the subject's first use with the registry's latest version), it logs a
+// warning before registering.
 func (r *registry) register(ctx context.Context, subject, schema string) (uint32, error) {
 	k := registryKey{subject, schema}
 	r.mu.Lock()
@@ -87,8 +80,8 @@ func (r *registry) register(ctx context.Context, subject, schema string) (uint32
 				"subject", subject, "cause", err.Error())
 		}
 	}
-	backoff := registryBackoffMin
-	for attempt := 1; ; attempt++ {
+	backoff := retry.New(registryRetry)
+	for {
 		got, err := r.cl.RegisterSchema(ctx, subject, sr.Schema{Schema: schema, Type: sr.TypeAvro}, -1, -1)
 		if err == nil {
 			if got < 0 || int64(got) > int64(^uint32(0)) {
@@ -112,11 +105,11 @@ func (r *registry) register(ctx context.Context, subject, schema string) (uint32
 				return 0, fmt.Errorf("register schema under subject %q: the registry refused it (HTTP %d, error code %d): %w", subject, re.StatusCode, re.ErrorCode, err)
 			}
 		}
-		r.log.Warn("schema registry unavailable, retrying", "subject", subject, "attempt", attempt, "wait", backoff, "cause", err.Error())
-		if err := r.sleep(ctx, backoff); err != nil {
+		wait, _ := backoff.Next() // no bound on attempts: ctx ends them
+		r.log.Warn("schema registry unavailable, retrying", "subject", subject, "attempt", backoff.Retries(), "wait", wait, "cause", err.Error())
+		if err := r.sleep(ctx, wait); err != nil {
 			return 0, fmt.Errorf("register schema under subject %q: %w (the registry kept failing)", subject, err)
 		}
-		backoff = min(2*backoff, registryBackoffMax)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/retry"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -185,6 +186,51 @@ func TestRegistryRetriesWhileUnavailable(t *testing.T) {
 	}
 }
 
+// TestRegistryRetryWaits: the waits between attempts follow the retry
+// policy: from 100 ms, doubling, within its jitter, never above 10 s; each
+// retry is logged with its attempt number and wait.
+func TestRegistryRetryWaits(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	const failures = 10
+	var left atomic.Int64
+	left.Store(failures)
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && left.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"error_code":429,"message":"slow down"}`))
+			return true
+		}
+		return false
+	})
+	enc, logs, _ := newLoggedAvro(t, reg)
+	var mu sync.Mutex
+	var waits []time.Duration
+	enc.reg.sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return ctx.Err()
+	}
+	tbl := regTable()
+	if _, err := enc.Key(context.Background(), tbl, rowFor(tbl)); err != nil {
+		t.Fatal(err)
+	}
+	if len(waits) != failures {
+		t.Fatalf("%d waits, want %d", len(waits), failures)
+	}
+	mid := 100 * time.Millisecond
+	for i, d := range waits {
+		if d > 10*time.Second || d < mid*8/10 || d > mid*12/10 {
+			t.Errorf("wait %d = %v, want within ±20%% of %v and at most 10s", i+1, d, mid)
+		}
+		mid = min(2*mid, 10*time.Second)
+		if want := fmt.Sprintf("attempt=%d wait=%v", i+1, d); !strings.Contains(logs.String(), want) {
+			t.Errorf("no retry line with %q:\n%s", want, logs)
+		}
+	}
+}
+
 func TestRegistryDownUntilCancelled(t *testing.T) {
 	reg := srfake.New()
 	url := reg.URL()
@@ -203,7 +249,7 @@ func TestRegistryDownUntilCancelled(t *testing.T) {
 		if tries.Add(1) == 5 {
 			cancel()
 		}
-		return sleepCtx(ctx, time.Millisecond)
+		return retry.Wait(ctx, time.Millisecond)
 	}
 	tbl := regTable()
 	b, err := enc.Value(ctx, &sluice.Event{Op: sluice.OpCreate, Table: tbl, After: rowFor(tbl)})
