@@ -17,7 +17,7 @@ help:
 	@echo "make build        build bin/sluice"
 
 build:
-	$(GO) build -o bin/sluice ./cmd/sluice
+	$(GO) build -buildvcs=auto -o bin/sluice ./cmd/sluice
 
 vet:
 	$(GO) vet $(PKGS)

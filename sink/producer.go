@@ -64,9 +64,13 @@ func New(client *kgo.Client, cfg Config, logger *slog.Logger) *Producer {
 // them in the background, and returns once they are buffered. It blocks
 // while cfg.MaxBufferedRecords records or cfg.MaxBufferedBytes bytes are
 // unacknowledged, until room frees up or ctx ends; that is how a source is
-// slowed to Kafka's pace. ctx only bounds that wait: a buffered record is
-// delivered even if ctx ends afterwards, unless the record carries a Context
-// of its own.
+// slowed to Kafka's pace. ctx bounds that wait, and one more: a buffered
+// record is delivered even if ctx ends afterwards, unless the record
+// carries a Context of its own or its topic is still unknown to the client
+// (just created, its metadata not loaded yet; franz-go waits for it under
+// ctx). Such a record fails with ctx's error, and, as for any failed
+// record, no checkpoint marked after it is committed: a restart sends it
+// again.
 //
 // Records of one partition are written in the order given. Kafka's answer
 // comes later: the first record that fails for good makes the producer

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -24,6 +27,27 @@ func TestVersion(t *testing.T) {
 	// A test binary carries no VCS stamp; the build's Go version is there.
 	if !strings.HasPrefix(out, "sluice ") || !strings.Contains(out, " go1.") {
 		t.Errorf("version output %q", out)
+	}
+}
+
+// TestVersionFromGitCheckout: a binary built from the git checkout (as
+// make build does, whatever GOFLAGS says about VCS stamping) reports the
+// commit's pseudo-version and the commit, not "(devel)".
+func TestVersionFromGitCheckout(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Fatalf("git is needed to build from the checkout: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`^sluice v0\.0\.0-\d{14}-[0-9a-f]{12}(\+dirty)? commit [0-9a-f]{40}( \(modified\))? committed \d{4}-\d\d-\d\dT[0-9:]{8}Z go1\.\d+`)
+	if !re.Match(out) {
+		t.Errorf("version output %q does not name the pseudo-version, commit and commit time", out)
 	}
 }
 
