@@ -3,6 +3,7 @@ package binlog
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,9 @@ type Config struct {
 	EventCache int
 	// Logger receives DDL statements and reconnect notices.
 	Logger *slog.Logger
+	// TLS, when set, encrypts the replication connection with it; nil
+	// connects in plain text.
+	TLS *tls.Config
 	// ReconnectBackoff is the first wait before reconnecting after a lost
 	// connection; it doubles up to 30 s, each wait within ±20 % of that
 	// (package internal/retry's policy). Default 1 s. MaxReconnects bounds
@@ -156,6 +160,7 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 		EventCacheCount:         r.cfg.EventCache,
 		Logger:                  quietLogger(r.log),
 		RowsEventDecodeFunc:     r.decodeRows,
+		TLSConfig:               r.cfg.TLS,
 	})
 	defer syncer.Close()
 	r.file = from.File

@@ -44,23 +44,24 @@ func (c *Config) Warnings() []string { return c.warnings }
 
 // SourceConfig says which database to read and how to connect to it.
 type SourceConfig struct {
-	Type           string        `yaml:"type" help:"source database kind: mysql (MySQL and MariaDB) or postgresql"`
-	Host           string        `yaml:"host" default:"127.0.0.1" help:"database host name or IP address, without a port, user or password"`
-	Port           int           `yaml:"port" help:"database port; 0 means the type's usual port, 3306 for mysql and 5432 for postgresql"`
-	User           string        `yaml:"user" help:"database user; mysql: with SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT; postgresql: with REPLICATION and SELECT on the tables"`
-	Password       Secret        `yaml:"password" help:"database password; prefer password_file or the environment variable"`
-	PasswordFile   string        `yaml:"password_file" help:"file holding the database password, read at start-up; a trailing newline is dropped"`
-	ServerID       uint32        `yaml:"server_id" help:"server id of sluice's replica connection; 0 derives a stable id from name"`
-	Flavor         string        `yaml:"flavor" help:"server flavor: mysql or mariadb; empty detects it"`
-	ConnectTimeout time.Duration `yaml:"connect_timeout" default:"10s" help:"time allowed to connect to the database"`
-	Database       string        `yaml:"database" help:"postgresql: the database to capture; tables.include patterns then name schema.table"`
-	SSLMode        string        `yaml:"sslmode" help:"postgresql: TLS to the server: disable, allow, prefer, require, verify-ca or verify-full; empty means prefer"`
-	SSLRootCert    string        `yaml:"sslrootcert" help:"postgresql: PEM file of the CA certificates that sign the server's certificate (verify-ca, verify-full)"`
-	Slot           string        `yaml:"slot" help:"postgresql: logical replication slot; empty derives sluice_<name>; kept across restarts, dropped only by sluice drop-slot"`
-	Publication    string        `yaml:"publication" help:"postgresql: publication; empty derives sluice_<name>; created over the selected tables when absent, else checked to cover them"`
-	StatusInterval time.Duration `yaml:"status_interval" help:"postgresql: how often the acknowledged position is reported to the server, which then frees WAL; 0 means 10s"`
-	Streaming      bool          `yaml:"streaming" default:"true" help:"postgresql 14 and later: have the server stream transactions larger than its logical_decoding_work_mem while they run; sluice keeps them in spool_dir until they commit; false leaves them to the server, which decodes them after the commit and spills them to its own disk"`
-	SpoolDir       string        `yaml:"spool_dir" help:"postgresql: directory for streamed transactions waiting for their commit; needs room for the largest transaction; empty means the system's temporary directory"`
+	Type           string          `yaml:"type" help:"source database kind: mysql (MySQL and MariaDB) or postgresql"`
+	Host           string          `yaml:"host" default:"127.0.0.1" help:"database host name or IP address, without a port, user or password"`
+	Port           int             `yaml:"port" help:"database port; 0 means the type's usual port, 3306 for mysql and 5432 for postgresql"`
+	User           string          `yaml:"user" help:"database user; mysql: with SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT; postgresql: with REPLICATION and SELECT on the tables"`
+	Password       Secret          `yaml:"password" help:"database password; prefer password_file or the environment variable"`
+	PasswordFile   string          `yaml:"password_file" help:"file holding the database password, read at start-up; a trailing newline is dropped"`
+	ServerID       uint32          `yaml:"server_id" help:"server id of sluice's replica connection; 0 derives a stable id from name"`
+	Flavor         string          `yaml:"flavor" help:"server flavor: mysql or mariadb; empty detects it"`
+	ConnectTimeout time.Duration   `yaml:"connect_timeout" default:"10s" help:"time allowed to connect to the database"`
+	Database       string          `yaml:"database" help:"postgresql: the database to capture; tables.include patterns then name schema.table"`
+	SSLMode        string          `yaml:"sslmode" help:"postgresql: TLS to the server: disable, allow, prefer, require, verify-ca or verify-full; empty means prefer"`
+	SSLRootCert    string          `yaml:"sslrootcert" help:"postgresql: PEM file of the CA certificates that sign the server's certificate (verify-ca, verify-full)"`
+	Slot           string          `yaml:"slot" help:"postgresql: logical replication slot; empty derives sluice_<name>; kept across restarts, dropped only by sluice drop-slot"`
+	Publication    string          `yaml:"publication" help:"postgresql: publication; empty derives sluice_<name>; created over the selected tables when absent, else checked to cover them"`
+	StatusInterval time.Duration   `yaml:"status_interval" help:"postgresql: how often the acknowledged position is reported to the server, which then frees WAL; 0 means 10s"`
+	Streaming      bool            `yaml:"streaming" default:"true" help:"postgresql 14 and later: have the server stream transactions larger than its logical_decoding_work_mem while they run; sluice keeps them in spool_dir until they commit; false leaves them to the server, which decodes them after the commit and spills them to its own disk"`
+	SpoolDir       string          `yaml:"spool_dir" help:"postgresql: directory for streamed transactions waiting for their commit; needs room for the largest transaction; empty means the system's temporary directory"`
+	TLS            SourceTLSConfig `yaml:"tls"`
 }
 
 // TablesConfig chooses the tables and columns to capture.
@@ -92,25 +93,55 @@ type KafkaConfig struct {
 	Compression        string            `yaml:"compression" default:"lz4" help:"record batch compression: none, gzip, snappy, lz4 or zstd"`
 	Linger             time.Duration     `yaml:"linger" default:"5ms" help:"time a batch waits for more records before it is sent"`
 	ClientID           string            `yaml:"client_id" default:"sluice" help:"Kafka client id"`
+	TLS                KafkaTLSConfig    `yaml:"tls"`
+	SASL               KafkaSASLConfig   `yaml:"sasl"`
 }
 
 // SchemaRegistryConfig says how to reach the Confluent-API schema registry
 // that holds the Avro schemas of keys and values.
 type SchemaRegistryConfig struct {
-	URLs           []string          `yaml:"urls" help:"schema registry base URLs, e.g. http://127.0.0.1:8081; tried in order; required when format is avro"`
-	Username       string            `yaml:"username" help:"user name for HTTP basic authentication (an API key on hosted registries)"`
-	Password       Secret            `yaml:"password" help:"password for HTTP basic authentication; prefer password_file or the environment variable"`
-	PasswordFile   string            `yaml:"password_file" help:"file holding the registry password, read at start-up; a trailing newline is dropped"`
-	TLS            RegistryTLSConfig `yaml:"tls"`
-	RequestTimeout time.Duration     `yaml:"request_timeout" default:"10s" help:"time allowed for one registry request; failed requests are retried until sluice stops"`
+	URLs           []string      `yaml:"urls" help:"schema registry base URLs, e.g. http://127.0.0.1:8081; tried in order; required when format is avro"`
+	Username       string        `yaml:"username" help:"user name for HTTP basic authentication (an API key on hosted registries)"`
+	Password       Secret        `yaml:"password" help:"password for HTTP basic authentication; prefer password_file or the environment variable"`
+	PasswordFile   string        `yaml:"password_file" help:"file holding the registry password, read at start-up; a trailing newline is dropped"`
+	TLS            TLSConfig     `yaml:"tls"`
+	RequestTimeout time.Duration `yaml:"request_timeout" default:"10s" help:"time allowed for one registry request; failed requests are retried until sluice stops"`
 }
 
-// RegistryTLSConfig configures TLS for https:// registry URLs.
-type RegistryTLSConfig struct {
-	CAFile             string `yaml:"ca_file" help:"PEM file of the CA certificates that sign the registry's certificate; empty uses the system's"`
+// TLSConfig is the one shape of TLS settings, for every connection that
+// can use TLS: Kafka (kafka.tls), the schema registry
+// (schema_registry.tls). The files are read and checked by Validate.
+type TLSConfig struct {
+	CAFile             string `yaml:"ca_file" help:"PEM file of the CA certificates that sign the server's certificate; empty uses the system's"`
 	CertFile           string `yaml:"cert_file" help:"PEM client certificate for mutual TLS; needs key_file"`
 	KeyFile            string `yaml:"key_file" help:"PEM private key of cert_file"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" default:"false" help:"accept any registry certificate; for tests only, never in production"`
+	ServerName         string `yaml:"server_name" help:"name the server's certificate must carry when it differs from the host sluice connects to"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" default:"false" help:"accept any server certificate; for tests only, never in production (logged as a warning at start)"`
+}
+
+// IsZero reports whether no TLS setting is made.
+func (t TLSConfig) IsZero() bool { return t == TLSConfig{} }
+
+// SourceTLSConfig configures TLS to the database. On mysql, mode chooses
+// whether and how; on postgresql, source.sslmode does, and the files here
+// give the client certificate (and the CA, like source.sslrootcert).
+type SourceTLSConfig struct {
+	Mode      string `yaml:"mode" help:"mysql: disabled, preferred, required, verify_ca or verify_identity, as the mysql client's --ssl-mode; empty means preferred; postgresql uses source.sslmode"`
+	TLSConfig `yaml:",inline"`
+}
+
+// KafkaTLSConfig turns TLS to the brokers on and configures it.
+type KafkaTLSConfig struct {
+	Enabled   bool `yaml:"enabled" default:"false" help:"connect to the brokers with TLS (listeners of security protocol SSL or SASL_SSL)"`
+	TLSConfig `yaml:",inline"`
+}
+
+// KafkaSASLConfig authenticates sluice to the brokers.
+type KafkaSASLConfig struct {
+	Mechanism    string `yaml:"mechanism" help:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means no SASL"`
+	Username     string `yaml:"username" help:"SASL user name (an API key on Confluent Cloud)"`
+	Password     Secret `yaml:"password" help:"SASL password; prefer password_file or the environment variable"`
+	PasswordFile string `yaml:"password_file" help:"file holding the SASL password, read at start-up; a trailing newline is dropped"`
 }
 
 // AvroConfig shapes the Avro schemas sluice derives from tables.

@@ -42,7 +42,7 @@ func testdataConfig() *Config {
 		Name: "orders-db",
 		Source: SourceConfig{
 			Type: "mysql", Host: "db1.internal", Port: 3307, User: "sluice",
-			ServerID: deriveServerID("orders-db"), Flavor: "mariadb", ConnectTimeout: 5 * time.Second, Streaming: true,
+			ServerID: deriveServerID("orders-db"), Flavor: "mariadb", ConnectTimeout: 5 * time.Second, Streaming: true, TLS: SourceTLSConfig{Mode: "preferred"},
 		},
 		Tables: TablesConfig{
 			Include:        []string{"shop.*", "billing.invoices"},
@@ -62,7 +62,7 @@ func testdataConfig() *Config {
 		Format: "avro",
 		SchemaRegistry: SchemaRegistryConfig{
 			URLs:           []string{"https://registry1.internal:8081", "https://registry2.internal:8081"},
-			TLS:            RegistryTLSConfig{CAFile: "/etc/sluice/registry-ca.pem"},
+			TLS:            TLSConfig{CAFile: "/etc/sluice/registry-ca.pem"},
 			RequestTimeout: 5 * time.Second,
 		},
 		Avro: AvroConfig{UnsignedBigint: "long"},
@@ -154,7 +154,7 @@ func TestLoadConfigLayers(t *testing.T) {
 				*c = Config{
 					Name: "sluice",
 					Source: SourceConfig{Type: "mysql", Host: "127.0.0.1", Port: 3306, User: "sluice",
-						ServerID: deriveServerID("sluice"), ConnectTimeout: 10 * time.Second, Streaming: true},
+						ServerID: deriveServerID("sluice"), ConnectTimeout: 10 * time.Second, Streaming: true, TLS: SourceTLSConfig{Mode: "preferred"}},
 					Tables:   TablesConfig{Include: []string{"shop.*"}},
 					Snapshot: SnapshotConfig{Mode: "initial"},
 					Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:9092"}, TopicPrefix: "sluice",
@@ -767,7 +767,7 @@ avro:
 `, check: func(t *testing.T, c *Config) {
 			r := c.SchemaRegistry
 			if r.Username != "key" || r.Password.Reveal() != "registry secret" || r.RequestTimeout != 3*time.Second ||
-				r.TLS != (RegistryTLSConfig{CAFile: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem", InsecureSkipVerify: true}) ||
+				r.TLS != (TLSConfig{CAFile: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem", InsecureSkipVerify: true}) ||
 				c.Avro.UnsignedBigint != "long" {
 				t.Errorf("got %+v %+v", r, c.Avro)
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -194,19 +195,50 @@ func (l *fileLoader) leaf(n *yaml.Node, fv reflect.Value, key string) {
 	fv.Set(tmp.Elem())
 }
 
-// fieldByYAMLName finds the exported field of struct t whose yaml name is
-// name.
+// fieldByYAMLName finds the exported field of struct t, or of a struct it
+// inlines, whose yaml name is name; its Index leads there from t.
 func fieldByYAMLName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for _, f := range yamlFields(t) {
+		if yamlName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// yamlFields lists the exported fields of struct t that have keys of their
+// own, with the fields of inlined structs (yaml:",inline") in their place
+// and their Index leading there from t.
+func yamlFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		if n, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); n == name {
-			return f, true
+		if isInline(f) {
+			for _, sub := range yamlFields(f.Type) {
+				sub.Index = append([]int{i}, sub.Index...)
+				out = append(out, sub)
+			}
+			continue
 		}
+		out = append(out, f)
 	}
-	return reflect.StructField{}, false
+	return out
+}
+
+// yamlName is the key of field f.
+func yamlName(f reflect.StructField) string {
+	n, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return n
+}
+
+// isInline reports whether f is a struct whose keys sit in its parent's
+// mapping (yaml:",inline"), as a shared group of settings does.
+func isInline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return f.Type.Kind() == reflect.Struct && slices.Contains(strings.Split(opts, ","), "inline")
 }
 
 func unalias(n *yaml.Node) *yaml.Node {

@@ -13,6 +13,9 @@ func (c *Config) resolve() error {
 	if err := readSecretFile("source.password", c.Source.PasswordFile, &c.Source.Password); err != nil {
 		return err
 	}
+	if err := readSecretFile("kafka.sasl.password", c.Kafka.SASL.PasswordFile, &c.Kafka.SASL.Password); err != nil {
+		return err
+	}
 	if c.Source.ServerID == 0 {
 		c.Source.ServerID = deriveServerID(c.Name)
 	}
@@ -23,6 +26,9 @@ func (c *Config) resolve() error {
 		case "postgresql":
 			c.Source.Port = 5432
 		}
+	}
+	if c.Source.Type == "mysql" && c.Source.TLS.Mode == "" {
+		c.Source.TLS.Mode = "preferred"
 	}
 	if c.Source.Type == "postgresql" {
 		if c.Source.Slot == "" {

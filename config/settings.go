@@ -48,6 +48,10 @@ func collectSettings(t reflect.Type, prefix string, index []int, out *[]setting)
 		if !f.IsExported() {
 			continue
 		}
+		if isInline(f) {
+			collectSettings(f.Type, prefix, append(slices.Clone(index), i), out)
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "" || name == "-" {
 			panic(fmt.Sprintf("config field %s.%s has no yaml name", t.Name(), f.Name))

@@ -25,11 +25,8 @@ func closestEnv(name string, names []string) string {
 // same name in another section.
 func suggestKey(t reflect.Type, prefix, name string) string {
 	var names []string
-	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() {
-			n, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			names = append(names, n)
-		}
+	for _, f := range yamlFields(t) {
+		names = append(names, yamlName(f))
 	}
 	if m := closest(name, names); m != "" {
 		return fmt.Sprintf(" (did you mean %s%s?)", prefix, m)

@@ -18,8 +18,8 @@ import (
 // it reads no file and connects to nothing. It makes every check of a value
 // that the sink and the sources would otherwise make only once sluice runs
 // (Kafka's record size and buffer limits, for one); what it leaves to them
-// is what needs a server or a file's contents (the PEM files of
-// source.sslrootcert and schema_registry.tls).
+// is what needs a server, and the contents of the TLS files, which
+// [Config.CheckFiles] reads.
 func (c *Config) Validate() error {
 	var p problems
 
@@ -35,6 +35,7 @@ func (c *Config) Validate() error {
 	} else {
 		p.oneOf("source.type", s.Type, "mysql", "postgresql")
 	}
+	s.validateTLS(&p)
 	if s.Type == "postgresql" {
 		if s.Database == "" {
 			p.add("source.database", "required for postgresql; name the database to capture, e.g. shop")
@@ -154,6 +155,7 @@ func (c *Config) Validate() error {
 	if k.ClientID == "" {
 		p.add("kafka.client_id", "required, e.g. sluice")
 	}
+	k.validateSecurity(&p)
 
 	p.oneOf("format", c.Format, "avro", "json")
 	c.SchemaRegistry.validate(&p, c.Format == "avro")
@@ -244,7 +246,7 @@ func (r *SchemaRegistryConfig) validate(p *problems, required bool) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		p.add("schema_registry.tls", "cert_file and key_file go together; set both for a client certificate, or neither")
 	}
-	if (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify) && len(r.URLs) > 0 && !https {
+	if !t.IsZero() && len(r.URLs) > 0 && !https {
 		p.add("schema_registry.tls", "is set but no URL in schema_registry.urls is https://; use https:// URLs or remove the tls settings")
 	}
 	if r.RequestTimeout <= 0 {
@@ -323,4 +325,96 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// SASL mechanisms sluice offers.
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// validateSecurity checks kafka.tls and kafka.sasl.
+func (k *KafkaConfig) validateSecurity(p *problems) {
+	t := &k.TLS
+	if !t.Enabled && !t.TLSConfig.IsZero() {
+		p.add("kafka.tls", "ca_file, cert_file, key_file, server_name or insecure_skip_verify is set but kafka.tls.enabled is false; set kafka.tls.enabled: true, or remove them")
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.add("kafka.tls", "cert_file and key_file go together; set both for a client certificate, or neither")
+	}
+	s := &k.SASL
+	switch {
+	case s.Mechanism == "":
+		if s.Username != "" || !s.Password.IsZero() {
+			p.add("kafka.sasl.mechanism", "required when kafka.sasl.username or password is set; one of %s", strings.Join(saslMechanisms, ", "))
+		}
+		return
+	case !slices.Contains(saslMechanisms, s.Mechanism):
+		hint := ""
+		if up := strings.ToUpper(s.Mechanism); slices.Contains(saslMechanisms, up) {
+			hint = fmt.Sprintf(" (did you mean %s?)", up)
+		}
+		p.add("kafka.sasl.mechanism", "%q is not one of %s%s", s.Mechanism, strings.Join(saslMechanisms, ", "), hint)
+		return
+	}
+	if s.Username == "" {
+		p.add("kafka.sasl.username", "required for SASL %s; set the user sluice authenticates as", s.Mechanism)
+	}
+	if s.Password.IsZero() {
+		p.add("kafka.sasl.password", "required for SASL %s; set kafka.sasl.password_file or SLUICE_KAFKA_SASL_PASSWORD", s.Mechanism)
+	}
+}
+
+// CheckFiles reads the TLS files of kafka.tls (when enabled), source.tls
+// (unless its mode is disabled) and schema_registry.tls (when format is
+// avro) and returns every problem,
+// joined: a file that is missing or unreadable, holds no PEM certificate,
+// or a certificate without its key. engine.New calls it after Validate, so
+// these too are found before any connection. It connects to nothing.
+func (c *Config) CheckFiles() error {
+	var errs []error
+	if c.Kafka.TLS.Enabled {
+		if _, err := c.Kafka.TLS.Load("kafka.tls"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if t := c.Source.TLS; t.Mode != "disabled" && !t.TLSConfig.IsZero() {
+		if _, err := t.Load("source.tls"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Format == "avro" && !c.SchemaRegistry.TLS.IsZero() {
+		if _, err := c.SchemaRegistry.TLS.Load("schema_registry.tls"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// MySQL TLS modes, as the mysql client's --ssl-mode names them.
+var mysqlTLSModes = []string{"disabled", "preferred", "required", "verify_ca", "verify_identity"}
+
+// validateTLS checks source.tls against the source type.
+func (s *SourceConfig) validateTLS(p *problems) {
+	t := &s.TLS
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.add("source.tls", "cert_file and key_file go together; set both for a client certificate, or neither")
+	}
+	switch s.Type {
+	case "mysql":
+		p.oneOf("source.tls.mode", t.Mode, mysqlTLSModes...)
+		if t.Mode == "disabled" && !t.TLSConfig.IsZero() {
+			p.add("source.tls", "files or options are set but source.tls.mode is disabled; choose required, verify_ca or verify_identity, or remove them")
+		}
+		if t.InsecureSkipVerify && (t.Mode == "verify_ca" || t.Mode == "verify_identity") {
+			p.add("source.tls.insecure_skip_verify", "contradicts source.tls.mode %s, which verifies the server's certificate; remove one", t.Mode)
+		}
+	case "postgresql":
+		if t.Mode != "" {
+			p.add("source.tls.mode", "applies to mysql only; for postgresql set source.sslmode (disable, allow, prefer, require, verify-ca, verify-full)")
+		}
+		if t.ServerName != "" || t.InsecureSkipVerify {
+			p.add("source.tls", "server_name and insecure_skip_verify apply to mysql only; for postgresql source.sslmode says what is verified")
+		}
+		if t.CAFile != "" && s.SSLRootCert != "" {
+			p.add("source.tls.ca_file", "and source.sslrootcert name the same file for postgresql; keep only one")
+		}
+	}
 }

@@ -2,13 +2,10 @@ package engine
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -54,7 +51,7 @@ func avroOptions(cfg *config.Config) schema.AvroOptions {
 // request.
 func registryClient(c *config.SchemaRegistryConfig) (*sr.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tlsCfg, err := registryTLS(c.TLS)
+	tlsCfg, err := c.TLS.Load("schema_registry.tls")
 	if err != nil {
 		return nil, err
 	}
@@ -72,30 +69,6 @@ func registryClient(c *config.SchemaRegistryConfig) (*sr.Client, error) {
 		return nil, fmt.Errorf("schema registry client: %w; check schema_registry.urls", err)
 	}
 	return cl, nil
-}
-
-// registryTLS reads the CA and client certificate files.
-func registryTLS(t config.RegistryTLSConfig) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("schema_registry.tls.ca_file: %w; make the file readable by the user sluice runs as", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("schema_registry.tls.ca_file: %s holds no PEM certificate; give the CA certificate in PEM form", t.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("schema_registry.tls.cert_file and key_file: %w; give a PEM certificate and its private key", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // checkRegistry asks the registry for its global compatibility level, a

@@ -96,18 +96,18 @@ func TestRegistryTLS(t *testing.T) {
 	if p := checkRegistry(ctx, &c); len(p) != 0 {
 		t.Errorf("with ca_file: %v", p)
 	}
-	c.TLS = config.RegistryTLSConfig{InsecureSkipVerify: true}
+	c.TLS = config.TLSConfig{InsecureSkipVerify: true}
 	if p := checkRegistry(ctx, &c); len(p) != 0 {
 		t.Errorf("with insecure_skip_verify: %v", p)
 	}
 
 	for _, tt := range []struct {
-		tls  config.RegistryTLSConfig
+		tls  config.TLSConfig
 		want string
 	}{
-		{config.RegistryTLSConfig{CAFile: filepath.Join(dir, "missing.pem")}, "schema_registry.tls.ca_file: open "},
-		{config.RegistryTLSConfig{CAFile: notPEM}, "schema_registry.tls.ca_file: " + notPEM + " holds no PEM certificate"},
-		{config.RegistryTLSConfig{CertFile: notPEM, KeyFile: notPEM}, "schema_registry.tls.cert_file and key_file: "},
+		{config.TLSConfig{CAFile: filepath.Join(dir, "missing.pem")}, "schema_registry.tls.ca_file: open "},
+		{config.TLSConfig{CAFile: notPEM}, "schema_registry.tls.ca_file: " + notPEM + " holds no PEM certificate"},
+		{config.TLSConfig{CertFile: notPEM, KeyFile: notPEM}, "schema_registry.tls.cert_file and key_file: "},
 	} {
 		c := registrySettings(srv.URL)
 		c.TLS = tt.tls

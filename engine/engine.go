@@ -104,12 +104,16 @@ func (hs *hooks) add(h Hook) {
 	}
 }
 
-// New checks cfg ([config.Config.Validate]) and returns an Engine for it.
+// New checks cfg ([config.Config.Validate], then the TLS files with
+// [config.Config.CheckFiles]) and returns an Engine for it.
 // It does not connect: every setting that can be wrong without a server is
 // reported here, all problems at once. Build cfg with [config.Load], which
 // also applies the defaults and reads the password files.
 func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckFiles(); err != nil {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: slog.Default()}
@@ -183,7 +187,11 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		defer stop()
 	}
 
-	kcfg := sinkConfig(cfg)
+	warnSecurity(cfg, log)
+	kcfg, err := sinkConfig(cfg)
+	if err != nil {
+		return err
+	}
 	client, err := sink.NewClient(ctx, kcfg)
 	if err != nil {
 		return err
@@ -327,14 +335,4 @@ func positionAttrs(p sluice.Position) []any {
 		attrs = append(attrs, "gtid_set", p.GTIDSet)
 	}
 	return attrs
-}
-
-func sinkConfig(cfg *config.Config) sink.Config {
-	k := cfg.Kafka
-	return sink.Config{
-		Brokers: k.Brokers, ClientID: k.ClientID, TopicPartitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
-		TopicConfigs: k.TopicConfig, CheckpointTopic: k.CheckpointTopic, CheckpointInterval: k.CheckpointInterval,
-		MaxBufferedRecords: k.MaxBufferedRecords, MaxBufferedBytes: k.MaxBufferedBytes, MaxMessageBytes: k.MaxMessageBytes,
-		DeliveryTimeout: k.DeliveryTimeout, ProducerLinger: k.Linger, Compression: k.Compression,
-	}
 }

@@ -20,6 +20,8 @@ type mysqlSource struct {
 	log  *slog.Logger
 	scfg snapshot.Config
 	bcfg binlog.Config
+	// tlsDone is set once source.tls was settled (secure).
+	tlsDone bool
 }
 
 func newMySQLSource(cfg *config.Config, log *slog.Logger) *mysqlSource {
@@ -43,9 +45,26 @@ func selection(cfg *config.Config) *sluice.Selection {
 		ExcludeColumns: cfg.Tables.ExcludeColumns, Keys: cfg.Tables.Keys}
 }
 
+// secure settles TLS for every connection from source.tls, once.
+func (m *mysqlSource) secure(ctx context.Context) error {
+	if m.tlsDone {
+		return nil
+	}
+	t, _, err := mysqlTLS(ctx, m.cfg)
+	if err != nil {
+		return err
+	}
+	m.scfg.TLS, m.bcfg.TLS, m.tlsDone = t, t, true
+	m.log.Info("mysql connections: "+describeTLS(m.cfg.Source.TLS.Mode, t), "host", m.cfg.Source.Host)
+	return nil
+}
+
 // Prepare connects once to check the server and the tables and to detect
 // the flavor when it is not configured.
 func (m *mysqlSource) Prepare(ctx context.Context, _ bool) error {
+	if err := m.secure(ctx); err != nil {
+		return err
+	}
 	conn, err := snapshot.Connect(ctx, m.scfg)
 	if err != nil {
 		return err
@@ -110,6 +129,9 @@ func (m *mysqlSource) Stream(ctx context.Context, from sluice.Position, h Handle
 // Check lists every problem of the server and the selected tables.
 func (m *mysqlSource) Check(ctx context.Context) (sluice.Problems, []string) {
 	sel := m.scfg.Selection
+	if err := m.secure(ctx); err != nil {
+		return sluice.Problems{{Message: err.Error()}}, nil
+	}
 	conn, err := snapshot.Connect(ctx, m.scfg)
 	if err != nil {
 		return sluice.Problems{{Message: err.Error()}}, nil

@@ -44,7 +44,8 @@ func newPostgresSource(cfg *config.Config, log *slog.Logger) *postgresSource {
 	return &postgresSource{
 		cfg: cfg, log: log, dsn: postgresDSN(cfg),
 		scfg: snapshot.PostgresConfig{Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
-			Database: s.Database, SSLMode: s.SSLMode, SSLRootCert: s.SSLRootCert, Selection: selection(cfg),
+			Database: s.Database, SSLMode: s.SSLMode, SSLRootCert: postgresRootCert(s),
+			SSLCert: s.TLS.CertFile, SSLKey: s.TLS.KeyFile, Selection: selection(cfg),
 			ConnectTimeout: s.ConnectTimeout, Logger: log},
 	}
 }
@@ -62,13 +63,26 @@ func postgresDSN(cfg *config.Config) string {
 	}
 	q := url.Values{}
 	q.Set("sslmode", s.SSLMode)
-	if s.SSLRootCert != "" {
-		q.Set("sslrootcert", s.SSLRootCert)
+	if rc := postgresRootCert(s); rc != "" {
+		q.Set("sslrootcert", rc)
+	}
+	if s.TLS.CertFile != "" {
+		q.Set("sslcert", s.TLS.CertFile)
+		q.Set("sslkey", s.TLS.KeyFile)
 	}
 	q.Set("connect_timeout", strconv.Itoa(max(1, int(s.ConnectTimeout.Seconds()))))
 	q.Set("application_name", "sluice "+cfg.Name)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// postgresRootCert is the CA file: source.sslrootcert, or source.tls.ca_file
+// (config allows only one of them).
+func postgresRootCert(s *config.SourceConfig) string {
+	if s.SSLRootCert != "" {
+		return s.SSLRootCert
+	}
+	return s.TLS.CAFile
 }
 
 // Close closes the connection Prepare opened, if it is still open.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -41,7 +40,7 @@ func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
 	}
 	cfg = cfg.withDefaults()
 	codecs, _ := cfg.codecs()
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -57,7 +56,14 @@ func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
 			slog.Default().Error("kafka lost acknowledged records: a restart from the last checkpoint may not replay them; check the topic's unclean.leader.election.enable and min.insync.replicas",
 				"topic", topic, "partition", partition)
 		}),
-	)
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(cfg.TLS.Clone()))
+	}
+	if cfg.SASL != nil {
+		opts = append(opts, kgo.SASL(cfg.SASL))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create kafka client: %w", err)
 	}
@@ -68,8 +74,7 @@ func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connect to kafka: %w", ctx.Err())
 		}
-		return nil, fmt.Errorf("kafka unreachable at %s (%w): check kafka.brokers and that the broker is running and reachable from this host",
-			strings.Join(cfg.Brokers, ","), err)
+		return nil, connectError(cfg, err)
 	}
 	return cl, nil
 }

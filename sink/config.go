@@ -1,11 +1,13 @@
 package sink
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // Config is the Kafka side of sluice: where the brokers are, how topics are
@@ -13,8 +15,8 @@ import (
 // committed. The zero value of every field except Brokers and ProducerLinger
 // means "use the default" documented on the field.
 //
-// TLS and SASL are not offered yet: sluice connects in plain text, which
-// suits a broker on a private network or a sidecar deployment.
+// TLS and SASL apply to every connection of the client NewClient makes,
+// and so to the producer, the admin requests and the checkpoint reader.
 type Config struct {
 	// Brokers lists seed brokers as host:port. Required.
 	Brokers []string
@@ -69,6 +71,13 @@ type Config struct {
 	// waited for past the timeout, because failing it could duplicate or
 	// reorder it.
 	DeliveryTimeout time.Duration
+
+	// TLS, when set, encrypts every broker connection with it (listeners
+	// of security protocol SSL or SASL_SSL); nil connects in plain text.
+	TLS *tls.Config
+	// SASL, when set, authenticates every broker connection with it
+	// (franz-go's pkg/sasl: plain, scram, oauth, aws); nil means none.
+	SASL sasl.Mechanism
 
 	// deletePolicy creates data topics with cleanup.policy=delete; see
 	// WithoutCompaction.

@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +35,9 @@ type Config struct {
 	// ProgressInterval is how often progress is logged. Default 10 s.
 	ProgressInterval time.Duration
 	Logger           *slog.Logger
+	// TLS, when set, encrypts every connection with it, or fails to
+	// connect; nil connects in plain text.
+	TLS *tls.Config
 }
 
 // Connect opens a client connection with the session settings every sluice
@@ -45,10 +50,13 @@ func Connect(ctx context.Context, cfg Config) (*client.Conn, error) {
 	}
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	conn, err := client.ConnectWithContext(ctx, addr, cfg.User, cfg.Password, "", timeout, func(c *client.Conn) error {
+		if cfg.TLS != nil {
+			c.SetTLSConfig(cfg.TLS.Clone())
+		}
 		return c.SetCharset("utf8mb4")
 	})
 	if err != nil {
-		return nil, connectError(addr, cfg.User, err)
+		return nil, connectError(addr, cfg.User, cfg.TLS != nil, err)
 	}
 	for _, q := range []string{"SET NAMES utf8mb4", "SET time_zone = '+00:00'", "SET SESSION sql_mode = ''"} {
 		if _, err := conn.Execute(q); err != nil {
@@ -59,10 +67,41 @@ func Connect(ctx context.Context, cfg Config) (*client.Conn, error) {
 	return conn, nil
 }
 
-func connectError(addr, user string, err error) error {
-	var me *mysql.MyError
-	if errors.As(err, &me) && me.Code == mysql.ER_ACCESS_DENIED_ERROR {
-		return fmt.Errorf("mysql %s: access denied for user %q: check source.user and the password (source.password, source.password_file or SLUICE_SOURCE_PASSWORD)", addr, user)
+// Server error codes of a server that requires TLS from a client that
+// connected without it (require_secure_transport=ON): MySQL's
+// ER_SECURE_TRANSPORT_REQUIRED and MariaDB's.
+const (
+	erSecureTransportRequiredMySQL   = 3159
+	erSecureTransportRequiredMariaDB = 4151
+)
+
+// connectError names the cause and the fix of a failed connection; tls
+// says whether sluice asked for TLS.
+func connectError(addr, user string, tlsOn bool, err error) error {
+	var (
+		me        *mysql.MyError
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		notTLS    tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &me) && (me.Code == erSecureTransportRequiredMySQL || me.Code == erSecureTransportRequiredMariaDB):
+		return fmt.Errorf("mysql %s requires TLS (require_secure_transport=ON) and source.tls.mode is disabled: set source.tls.mode to verify_identity (or required, verify_ca)", addr)
+	case errors.As(err, &me) && me.Code == mysql.ER_ACCESS_DENIED_ERROR:
+		fix := ""
+		if !tlsOn {
+			fix = "; if the user is created REQUIRE SSL or X509, set source.tls.mode (and source.tls.cert_file/key_file for X509)"
+		}
+		return fmt.Errorf("mysql %s: access denied for user %q: check source.user and the password (source.password, source.password_file or SLUICE_SOURCE_PASSWORD)%s", addr, user, fix)
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("mysql %s: TLS: the server's certificate is signed by a CA sluice does not trust (%v): set source.tls.ca_file to the CA certificate that signed it", addr, err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("mysql %s: TLS: the server's certificate is not valid for the name sluice connected to (%v): connect by a name the certificate carries, set source.tls.server_name, or use source.tls.mode verify_ca", addr, err)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Errorf("mysql %s: TLS: the server's certificate has expired or is not valid yet (%v): renew the server's certificate, or check this host's clock", addr, err)
+	case errors.As(err, &notTLS):
+		return fmt.Errorf("mysql %s: TLS failed: the server did not answer in TLS (%v)", addr, err)
 	}
 	return fmt.Errorf("mysql %s unreachable (%v): check source.host and source.port and that the server is running", addr, err)
 }

@@ -35,6 +35,9 @@ type PostgresConfig struct {
 	// SSLRootCert is the file of the certificate authorities that
 	// verify-ca and verify-full check the server against.
 	SSLRootCert string
+	// SSLCert and SSLKey are the PEM client certificate and its key, for
+	// servers that authenticate by certificate (cert in pg_hba.conf).
+	SSLCert, SSLKey string
 	// Selection picks the tables ("schema.table" patterns) and columns.
 	Selection *sluice.Selection
 	// ConnectTimeout bounds connecting. Default 10 s.
@@ -77,9 +80,12 @@ func postgresConnConfig(cfg PostgresConfig) (*pgx.ConnConfig, error) {
 	if cfg.SSLRootCert != "" {
 		dsn += " sslrootcert=" + quoteConnValue(cfg.SSLRootCert)
 	}
+	if cfg.SSLCert != "" {
+		dsn += " sslcert=" + quoteConnValue(cfg.SSLCert) + " sslkey=" + quoteConnValue(cfg.SSLKey)
+	}
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgresql connection settings: %w: check source.host, source.sslmode and source.sslrootcert", err)
+		return nil, fmt.Errorf("postgresql connection settings: %w: check source.host, source.sslmode, source.sslrootcert and source.tls", err)
 	}
 	cc.Password = cfg.Password
 	cc.ConnectTimeout = cfg.ConnectTimeout

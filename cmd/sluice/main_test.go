@@ -125,3 +125,21 @@ func TestUnknownEnvironmentVariableWarns(t *testing.T) {
 		t.Errorf("stderr %q: want a warning naming SLUICE_SOURCE_HOTS and SLUICE_SOURCE_HOST", errOut)
 	}
 }
+
+// TestCheckNeverPrintsSecrets: sluice check, failing to reach the source
+// and Kafka, prints no password of any setting.
+func TestCheckNeverPrintsSecrets(t *testing.T) {
+	const dbPW, saslPW = "db-Secret-91", "sasl-Secret-92"
+	out, errOut, err := run(t, []string{"check", "--source.type=mysql", "--source.port=9", "--source.user=sluice",
+		"--source.tls.mode=disabled", "--tables.include=shop.*", "--kafka.brokers=127.0.0.1:9", "--format=json",
+		"--kafka.sasl.mechanism=SCRAM-SHA-512", "--kafka.sasl.username=sluice", "--kafka.sasl.password=" + saslPW},
+		"SLUICE_SOURCE_PASSWORD="+dbPW)
+	if !errors.Is(err, errReported) || !strings.Contains(out, "ERROR") {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	for _, pw := range []string{dbPW, saslPW} {
+		if strings.Contains(out+errOut, pw) {
+			t.Errorf("a password is printed:\n%s\n%s", out, errOut)
+		}
+	}
+}
