@@ -72,6 +72,23 @@
 // factors of 1, auto.create.topics.enable=false and a log cleaner that wakes
 // every second; clients use [Kafka.Bootstrap].
 //
+// For tests of secure connections, [NewTestPKI] writes a throwaway CA, a
+// server certificate for localhost and 127.0.0.1, a client certificate and
+// an unrelated CA as PEM files (ECDSA P-256 keys in PKCS#8, which Java
+// reads too), and [TestPKI.ClientTLS] makes a Go client configuration from
+// them. With [KafkaOptions.Secure] the broker adds, next to its PLAINTEXT
+// listener, a SASL_SSL listener taking SCRAM-SHA-512, SCRAM-SHA-256 and
+// PLAIN for [KafkaSecurity.ScramUsers] ([Kafka.SASLSSLBootstrap]) and a
+// listener that demands a client certificate ([Kafka.MTLSBootstrap]):
+//
+//	pki, err := local.NewTestPKI(t.TempDir())
+//	...
+//	kafka, err := local.StartKafka(ctx, local.KafkaOptions{Secure: &local.KafkaSecurity{
+//		PKI: pki, ScramUsers: map[string]string{"alice": "alice-secret"},
+//	}})
+//	// kgo.SeedBrokers(kafka.SASLSSLBootstrap()), kgo.DialTLSConfig(pki.ClientTLS()),
+//	// kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism())
+//
 // # Schema registry
 //
 // [StartRegistry] runs Apicurio Registry 2.4.2.Final, a schema registry

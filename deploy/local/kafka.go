@@ -3,13 +3,16 @@ package local
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,6 +41,72 @@ type KafkaOptions struct {
 	// Keep leaves Dir in place on Stop. Without it Stop removes Dir, even
 	// one the caller named.
 	Keep bool
+	// Secure, when set, adds a SASL_SSL and an mTLS listener next to the
+	// PLAINTEXT one (see [KafkaSecurity]). Nil means the PLAINTEXT listener
+	// only.
+	Secure *KafkaSecurity
+}
+
+// KafkaSecurity adds two listeners to a broker, each on a free port of its
+// own on 127.0.0.1, both serving PKI's server certificate (ServerKeyStore,
+// read as ssl.keystore.type=PEM):
+//
+//   - SASL_SSL ([Kafka.SASLSSLBootstrap]): TLS without client certificates,
+//     then SASL with SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN, each knowing
+//     every user in ScramUsers with the same password.
+//   - MTLS ([Kafka.MTLSBootstrap]), security protocol SSL with
+//     ssl.client.auth=required: a client must present a certificate PKI's
+//     CA signed (ClientCert; the broker trusts CAFile alone).
+//
+// The PLAINTEXT listener ([Kafka.Bootstrap]) stays, unauthenticated, and so
+// do the PLAINTEXT controller and inter-broker listeners. There is no
+// authorizer: any client that authenticates may do anything, create topics
+// included.
+//
+// The SCRAM credentials are stored in the cluster's metadata when the log
+// directory is formatted (StorageTool format --add-scram), so a reused
+// directory ([KafkaOptions.Keep]) keeps the SCRAM users it was formatted
+// with, while the PLAIN users, which live in server.properties, follow
+// ScramUsers on every start.
+type KafkaSecurity struct {
+	// PKI provides the broker's certificate and the CA it trusts for
+	// client certificates. Required; see [NewTestPKI].
+	PKI *TestPKI
+	// ScramUsers maps user names to passwords. A name is made of letters,
+	// digits and the characters . _ @ -; a password of printable ASCII
+	// characters other than space, double quote, backslash and comma
+	// (which Kafka's --add-scram and JAAS syntax cannot carry). Empty
+	// means a SASL_SSL listener no one can log in to.
+	ScramUsers map[string]string
+}
+
+// saslMechanisms are the SASL mechanisms the SASL_SSL listener enables.
+var saslMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"}
+
+// check returns an error naming what is wrong with s and how to fix it.
+func (s *KafkaSecurity) check() error {
+	if s.PKI == nil {
+		return errors.New("KafkaOptions.Secure.PKI is nil (make one with NewTestPKI)")
+	}
+	for _, f := range []string{s.PKI.ServerKeyStore, s.PKI.CAFile} {
+		if !exists(f) {
+			return fmt.Errorf("KafkaOptions.Secure.PKI: %s is missing (NewTestPKI writes it; was its directory removed?)", f)
+		}
+	}
+	for name, pw := range s.ScramUsers {
+		if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != "" {
+			return fmt.Errorf("KafkaOptions.Secure.ScramUsers: user name %q: use only letters, digits and . _ @ -", name)
+		}
+		if pw == "" {
+			return fmt.Errorf("KafkaOptions.Secure.ScramUsers: user %s has an empty password", name)
+		}
+		for _, r := range pw {
+			if r <= ' ' || r > '~' || r == '"' || r == '\\' || r == ',' {
+				return fmt.Errorf("KafkaOptions.Secure.ScramUsers: the password of user %s holds %q (use printable ASCII other than space, double quote, backslash and comma)", name, r)
+			}
+		}
+	}
+	return nil
 }
 
 // Kafka is a running single-node Kafka broker (KRaft, combined broker and
@@ -45,7 +114,10 @@ type KafkaOptions struct {
 // use.
 type Kafka struct {
 	port      int
-	clusterID string // from meta.properties, tells this broker from others
+	saslPort  int      // SASL_SSL listener; 0 without KafkaOptions.Secure
+	mtlsPort  int      // MTLS listener; 0 without KafkaOptions.Secure
+	pki       *TestPKI // KafkaOptions.Secure.PKI, for ready's TLS handshakes
+	clusterID string   // from meta.properties, tells this broker from others
 	dir       string
 	srv       *server
 }
@@ -155,13 +227,22 @@ func installJavaAndMaven(ctx context.Context) error {
 // 127.0.0.1 and blocks until a franz-go client sees the broker in the
 // metadata and the controller accepts a (validate-only) topic creation. A
 // start on picked ports that loses a port to another process is retried on
-// new ones.
+// new ones. With [KafkaOptions.Secure] it also adds the SASL_SSL and MTLS
+// listeners [KafkaSecurity] describes, and the readiness check includes a
+// TLS handshake with each of them; a Secure that cannot work (no PKI, a
+// user name or password Kafka's syntax cannot carry) is refused before
+// anything starts.
 //
 // ctx bounds installation (ten minutes when it has no deadline) and then
 // start-up (two minutes when it has no deadline); the broker runs until
 // [Kafka.Stop]. The broker process dies with the calling process. On error
 // nothing is left running and Dir is removed unless opt.Keep is set.
 func StartKafka(ctx context.Context, opt KafkaOptions) (*Kafka, error) {
+	if opt.Secure != nil {
+		if err := opt.Secure.check(); err != nil {
+			return nil, fmt.Errorf("start kafka: %w", err)
+		}
+	}
 	libs, err := InstallKafka(ctx)
 	if err != nil {
 		return nil, err
@@ -182,6 +263,11 @@ func StartKafka(ctx context.Context, opt KafkaOptions) (*Kafka, error) {
 		return nil, fmt.Errorf("start kafka: %w", err)
 	}
 	k := &Kafka{dir: dir, srv: srv}
+	var scramUsers map[string]string
+	if opt.Secure != nil {
+		k.pki = opt.Secure.PKI
+		scramUsers = opt.Secure.ScramUsers
+	}
 	srv.outLog = filepath.Join(dir, "kafka.out")
 	srv.logs = []string{filepath.Join(dir, "kafka.log"), srv.outLog}
 	srv.probe = k.ready
@@ -196,7 +282,11 @@ func StartKafka(ctx context.Context, opt KafkaOptions) (*Kafka, error) {
 			"-cp", filepath.Join(libs, "*"))
 	}
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(2)
+		n := 2
+		if k.pki != nil {
+			n = 4
+		}
+		ports, err := freePorts(n)
 		if err != nil {
 			return fail(err)
 		}
@@ -208,6 +298,12 @@ func StartKafka(ctx context.Context, opt KafkaOptions) (*Kafka, error) {
 			}
 		}
 		cfg := kafkaConfig{Port: k.port, ControllerPort: ports[1], LogDir: filepath.Join(dir, "data")}
+		if k.pki != nil {
+			k.saslPort, k.mtlsPort = ports[2], ports[3]
+			cfg.SASLSSLPort, cfg.MTLSPort = k.saslPort, k.mtlsPort
+			cfg.KeyStore, cfg.TrustStore = k.pki.ServerKeyStore, k.pki.CAFile
+			cfg.Users = scramUsers
+		}
 		if attempt == 1 {
 			if err := formatKafkaStorage(ctx, dir, cfg, jvm("-Xmx256m")); err != nil {
 				return fail(err)
@@ -232,8 +328,9 @@ func StartKafka(ctx context.Context, opt KafkaOptions) (*Kafka, error) {
 }
 
 // formatKafkaStorage formats cfg.LogDir for a new cluster unless it is
-// formatted already. It formats a temporary directory and renames it into
-// place, so an interrupted run is never reused. It blocks.
+// formatted already, storing SCRAM credentials for cfg.Users when the
+// secure listeners are on. It formats a temporary directory and renames it
+// into place, so an interrupted run is never reused. It blocks.
 func formatKafkaStorage(ctx context.Context, dir string, cfg kafkaConfig, jvm []string) error {
 	if exists(filepath.Join(cfg.LogDir, "meta.properties")) {
 		return nil
@@ -255,6 +352,9 @@ func formatKafkaStorage(ctx context.Context, dir string, cfg kafkaConfig, jvm []
 		return fmt.Errorf("format storage: %w", err)
 	}
 	argv := append(jvm, "kafka.tools.StorageTool", "format", "-t", id, "-c", props)
+	if cfg.SASLSSLPort != 0 {
+		argv = append(argv, scramFormatArgs(cfg.Users)...)
+	}
 	if err := runCommand(ctx, dir, filepath.Join(dir, "format.log"), argv); err != nil {
 		return fmt.Errorf("format storage: %w", err)
 	}
@@ -296,12 +396,33 @@ func newClusterID() (string, error) {
 	}
 }
 
+// scramFormatArgs returns the StorageTool format arguments that store a
+// SCRAM-SHA-512 and a SCRAM-SHA-256 credential for each user, in the order
+// of the names. The values are passed without a shell, so they need no
+// quoting; [KafkaSecurity.check] keeps out what --add-scram cannot parse.
+func scramFormatArgs(users map[string]string) []string {
+	var args []string
+	for _, name := range slices.Sorted(maps.Keys(users)) {
+		for _, mech := range []string{"SCRAM-SHA-512", "SCRAM-SHA-256"} {
+			args = append(args, "--add-scram", fmt.Sprintf("%s=[name=%s,password=%s]", mech, name, users[name]))
+		}
+	}
+	return args
+}
+
 // kafkaConfig is what varies between the server.properties files this
 // package writes.
 type kafkaConfig struct {
 	Port           int    // client (PLAINTEXT) listener
 	ControllerPort int    // KRaft controller listener
 	LogDir         string // log.dirs
+
+	// SASLSSLPort and MTLSPort, when SASLSSLPort is not 0, add the
+	// SASL_SSL and MTLS listeners of KafkaSecurity.
+	SASLSSLPort, MTLSPort int
+	KeyStore              string            // PEM file with the key and certificate chain
+	TrustStore            string            // PEM file with the CA certificates trusted for clients
+	Users                 map[string]string // PLAIN users (the SCRAM ones are formatted in)
 }
 
 // render returns server.properties for a single node that is both broker
@@ -309,6 +430,11 @@ type kafkaConfig struct {
 // log cleaner that wakes often enough for tests to watch compaction.
 func (c kafkaConfig) render() string {
 	listen := fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", c.Port, c.ControllerPort)
+	protocols := "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	if c.SASLSSLPort != 0 {
+		listen += fmt.Sprintf(",SASL_SSL://127.0.0.1:%d,MTLS://127.0.0.1:%d", c.SASLSSLPort, c.MTLSPort)
+		protocols += ",SASL_SSL:SASL_SSL,MTLS:SSL"
+	}
 	lines := []string{
 		"process.roles=broker,controller",
 		"node.id=1",
@@ -317,7 +443,7 @@ func (c kafkaConfig) render() string {
 		"advertised.listeners=" + listen,
 		"controller.listener.names=CONTROLLER",
 		"inter.broker.listener.name=PLAINTEXT",
-		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+		"listener.security.protocol.map=" + protocols,
 		"log.dirs=" + escapeProperty(c.LogDir),
 		"num.partitions=1",
 		"default.replication.factor=1",
@@ -341,7 +467,34 @@ func (c kafkaConfig) render() string {
 		"num.network.threads=2",
 		"num.io.threads=4",
 	}
+	if c.SASLSSLPort != 0 {
+		lines = append(lines, c.secureLines()...)
+	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// secureLines returns the server.properties lines of the SASL_SSL and MTLS
+// listeners: both serve KeyStore; MTLS demands a client certificate that
+// TrustStore's CA signed; SASL_SSL takes SCRAM (credentials from the
+// metadata) and PLAIN (users listed in its JAAS configuration).
+func (c kafkaConfig) secureLines() []string {
+	const scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+	plain := "org.apache.kafka.common.security.plain.PlainLoginModule required"
+	for _, name := range slices.Sorted(maps.Keys(c.Users)) {
+		plain += fmt.Sprintf(` user_%s="%s"`, name, c.Users[name])
+	}
+	plain += ";"
+	return []string{
+		"ssl.keystore.type=PEM",
+		"ssl.keystore.location=" + escapeProperty(c.KeyStore),
+		"ssl.truststore.type=PEM",
+		"ssl.truststore.location=" + escapeProperty(c.TrustStore),
+		"listener.name.mtls.ssl.client.auth=required",
+		"listener.name.sasl_ssl.sasl.enabled.mechanisms=" + strings.Join(saslMechanisms, ","),
+		"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=" + scram,
+		"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=" + scram,
+		"listener.name.sasl_ssl.plain.sasl.jaas.config=" + escapeProperty(plain),
+	}
 }
 
 // kafkaLog4j returns a log4j2 configuration that writes warnings and errors,
@@ -371,7 +524,9 @@ func escapeProperty(v string) string {
 }
 
 // ready succeeds once the broker is in the metadata and the controller
-// accepts a validate-only topic creation.
+// accepts a validate-only topic creation, and, with the secure listeners,
+// once each of them completes a TLS handshake with the PKI's client
+// configuration.
 func (k *Kafka) ready(ctx context.Context) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Bootstrap()))
 	if err != nil {
@@ -393,12 +548,48 @@ func (k *Kafka) ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return resp.Error()
+	if err := resp.Error(); err != nil {
+		return err
+	}
+	if k.pki == nil {
+		return nil
+	}
+	for _, addr := range []string{k.SASLSSLBootstrap(), k.MTLSBootstrap()} {
+		d := tls.Dialer{Config: k.pki.ClientTLS()}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("tls handshake with %s: %w", addr, err)
+		}
+		c.Close()
+	}
+	return nil
 }
 
 // Bootstrap returns the broker's client address, "127.0.0.1:port", the form
 // kgo.SeedBrokers takes.
 func (k *Kafka) Bootstrap() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(k.port)) }
+
+// SASLSSLBootstrap returns the address of the SASL_SSL listener,
+// "127.0.0.1:port", or "" when [KafkaOptions.Secure] was nil. Clients
+// connect with TLS trusting [TestPKI.CAFile] and authenticate with SASL
+// (SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN) as one of
+// [KafkaSecurity.ScramUsers].
+func (k *Kafka) SASLSSLBootstrap() string { return loopbackAddr(k.saslPort) }
+
+// MTLSBootstrap returns the address of the listener that demands a client
+// certificate, "127.0.0.1:port", or "" when [KafkaOptions.Secure] was nil.
+// Clients connect with TLS trusting [TestPKI.CAFile] and presenting
+// [TestPKI.ClientCert], as [TestPKI.ClientTLS] does; the broker closes the
+// connection of one without a certificate during the handshake.
+func (k *Kafka) MTLSBootstrap() string { return loopbackAddr(k.mtlsPort) }
+
+// loopbackAddr returns "127.0.0.1:port", or "" for port 0.
+func loopbackAddr(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
 
 // Dir returns the directory that holds the log directory, the configuration
 // and the logs.

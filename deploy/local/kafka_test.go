@@ -133,3 +133,105 @@ func TestReadClusterID(t *testing.T) {
 		t.Error("missing meta.properties: want an error")
 	}
 }
+
+func TestKafkaSecureServerProperties(t *testing.T) {
+	p := parseProperties(t, kafkaConfig{
+		Port: 9092, ControllerPort: 9093, SASLSSLPort: 9094, MTLSPort: 9095, LogDir: "/d/data",
+		KeyStore: "/pki/server-keystore.pem", TrustStore: "/pki/ca.pem",
+		Users: map[string]string{"bob": "b0b=pw", "alice": "alice-secret"},
+	}.render())
+	const scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+	for k, want := range map[string]string{
+		"listeners":                                             "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_SSL://127.0.0.1:9094,MTLS://127.0.0.1:9095",
+		"advertised.listeners":                                  "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_SSL://127.0.0.1:9094,MTLS://127.0.0.1:9095",
+		"listener.security.protocol.map":                        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL",
+		"inter.broker.listener.name":                            "PLAINTEXT",
+		"controller.listener.names":                             "CONTROLLER",
+		"ssl.keystore.type":                                     "PEM",
+		"ssl.keystore.location":                                 "/pki/server-keystore.pem",
+		"ssl.truststore.type":                                   "PEM",
+		"ssl.truststore.location":                               "/pki/ca.pem",
+		"listener.name.mtls.ssl.client.auth":                    "required",
+		"listener.name.sasl_ssl.sasl.enabled.mechanisms":        "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
+		"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
+		"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": scram,
+		"listener.name.sasl_ssl.plain.sasl.jaas.config":         `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_bob="b0b=pw";`,
+	} {
+		if p[k] != want {
+			t.Errorf("%s = %q, want %q", k, p[k], want)
+		}
+	}
+	for _, k := range []string{"ssl.key.password", "ssl.keystore.password", "ssl.truststore.password", "ssl.client.auth", "authorizer.class.name"} {
+		if _, ok := p[k]; ok {
+			t.Errorf("%s must not be set", k)
+		}
+	}
+
+	plain := parseProperties(t, kafkaConfig{Port: 9092, ControllerPort: 9093, LogDir: "/d/data"}.render())
+	for k := range plain {
+		if strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "listener.name.") {
+			t.Errorf("without the secure listeners: %s is set", k)
+		}
+	}
+}
+
+func TestScramFormatArgs(t *testing.T) {
+	got := scramFormatArgs(map[string]string{"bob": "b=1", "alice": "alice-secret"})
+	want := []string{
+		"--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret]",
+		"--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",
+		"--add-scram", "SCRAM-SHA-512=[name=bob,password=b=1]",
+		"--add-scram", "SCRAM-SHA-256=[name=bob,password=b=1]",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("scramFormatArgs = %q, want %q", got, want)
+	}
+	if got := scramFormatArgs(nil); len(got) != 0 {
+		t.Errorf("no users: %q", got)
+	}
+}
+
+func TestKafkaSecurityCheck(t *testing.T) {
+	pki, err := NewTestPKI(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := &KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"alice": "alice-secret", "svc.sluice@x-1_2": "p!#$%&'()*+-./:;<=>?@[]^_`{|}~"}}
+	if err := ok.check(); err != nil {
+		t.Errorf("valid security: %v", err)
+	}
+	if err := (&KafkaSecurity{PKI: pki}).check(); err != nil {
+		t.Errorf("no users: %v", err)
+	}
+	for _, c := range []struct {
+		s    *KafkaSecurity
+		want string
+	}{
+		{&KafkaSecurity{}, "NewTestPKI"},
+		{&KafkaSecurity{PKI: &TestPKI{ServerKeyStore: "/nonexistent/ks.pem", CAFile: pki.CAFile}}, "/nonexistent/ks.pem is missing"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"": "x"}}, "user name"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"a,b": "x"}}, "letters, digits"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"a=b": "x"}}, "letters, digits"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"alice": ""}}, "empty password"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"alice": "a,b"}}, "comma"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"alice": `a"b`}}, "double quote"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"alice": `a\b`}}, "backslash"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"alice": "a b"}}, "space"},
+		{&KafkaSecurity{PKI: pki, ScramUsers: map[string]string{"alice": "pässword"}}, "printable ASCII"},
+	} {
+		if err := c.s.check(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: want an error naming %q, got %v", c.s.ScramUsers, c.want, err)
+		}
+	}
+}
+
+func TestSecureBootstrapWithoutSecure(t *testing.T) {
+	k := &Kafka{port: 9092}
+	if k.SASLSSLBootstrap() != "" || k.MTLSBootstrap() != "" {
+		t.Errorf("without Secure: %q %q, want empty", k.SASLSSLBootstrap(), k.MTLSBootstrap())
+	}
+	k = &Kafka{port: 9092, saslPort: 9094, mtlsPort: 9095}
+	if k.SASLSSLBootstrap() != "127.0.0.1:9094" || k.MTLSBootstrap() != "127.0.0.1:9095" {
+		t.Errorf("bootstraps = %q %q", k.SASLSSLBootstrap(), k.MTLSBootstrap())
+	}
+}
