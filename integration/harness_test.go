@@ -30,7 +30,10 @@ import (
 var (
 	mariadb *local.MariaDB
 	kafka   *local.Kafka
-	binary  string // the sluice binary under test
+	// pki holds the certificates of kafka's SASL_SSL and mTLS listeners
+	// (secure_test.go); the other tests use its PLAINTEXT listener.
+	pki    *local.TestPKI
+	binary string // the sluice binary under test
 )
 
 func TestMain(m *testing.M) {
@@ -46,17 +49,22 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer mariadb.Stop()
-	if kafka, err = local.StartKafka(ctx, local.KafkaOptions{}); err != nil {
-		fmt.Fprintln(os.Stderr, "start kafka:", err)
-		return 1
-	}
-	defer kafka.Stop()
 	dir, err := os.MkdirTemp("", "sluice-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if pki, err = local.NewTestPKI(filepath.Join(dir, "pki")); err != nil {
+		fmt.Fprintln(os.Stderr, "certificates:", err)
+		return 1
+	}
+	secure := &local.KafkaSecurity{PKI: pki, ScramUsers: map[string]string{saslUser: saslPassword}}
+	if kafka, err = local.StartKafka(ctx, local.KafkaOptions{Secure: secure}); err != nil {
+		fmt.Fprintln(os.Stderr, "start kafka:", err)
+		return 1
+	}
+	defer kafka.Stop()
 	binary = filepath.Join(dir, "sluice")
 	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", binary, "github.com/sluice-cdc/sluice/cmd/sluice")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -90,6 +98,9 @@ type fixture struct {
 	// registry, when set, makes config choose format avro with this
 	// schema registry (avro_test.go); otherwise the format is json.
 	registry testRegistry
+	// brokers, when set, replaces kafka's PLAINTEXT listener in config,
+	// and kafkaYAML adds settings under kafka: (secure_test.go).
+	brokers, kafkaYAML string
 }
 
 var (
@@ -219,9 +230,17 @@ kafka:
   checkpoint_interval: 200ms
   topic_config:
     min.compaction.lag.ms: "3600000"   # tests read every record, superseded ones too
-%slog:
+%s%slog:
   level: debug
-%s`, f.name, f.srv.Port(), f.srv.User(), f.db, kafka.Bootstrap(), f.prefix, f.cp, f.formatYAML(), extra)
+%s`, f.name, f.srv.Port(), f.srv.User(), f.db, f.brokerList(), f.prefix, f.cp, f.kafkaYAML, f.formatYAML(), extra)
+}
+
+// brokerList is the bootstrap address sluice is configured with.
+func (f *fixture) brokerList() string {
+	if f.brokers != "" {
+		return f.brokers
+	}
+	return kafka.Bootstrap()
 }
 
 // proc is a running sluice process.

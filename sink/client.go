@@ -74,7 +74,7 @@ func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connect to kafka: %w", ctx.Err())
 		}
-		return nil, connectError(cfg, err)
+		return nil, connectError(ctx, cfg, err)
 	}
 	return cl, nil
 }

@@ -1,21 +1,26 @@
 package sink
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // connectError names the cause and the fix of a failed first request to
 // the brokers: TLS and SASL failures each get their own message, anything
-// else is "unreachable". It decides from error types and Kafka error codes.
-func connectError(cfg Config, err error) error {
+// else is "unreachable". It decides from error types and Kafka error codes,
+// and, when a broker answered but not as Kafka over the configured
+// security, from a TLS handshake with the first broker (speaksTLS), which
+// blocks for at most probeTimeout.
+func connectError(ctx context.Context, cfg Config, err error) error {
 	brokers := strings.Join(cfg.Brokers, ",")
 	var (
 		unknownCA x509.UnknownAuthorityError
@@ -38,12 +43,21 @@ func connectError(cfg Config, err error) error {
 		return fmt.Errorf("kafka at %s: TLS: the broker's certificate has expired or is not valid yet (%w): renew the broker's certificate, or check this host's clock", brokers, err)
 	case errors.As(err, &notTLS):
 		return fmt.Errorf("kafka at %s did not answer in TLS (%w): the listener is PLAINTEXT or SASL_PLAINTEXT; set kafka.tls.enabled: false or use the port of the SSL / SASL_SSL listener", brokers, err)
-	case cfg.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return fmt.Errorf("kafka at %s closed the connection (%w): if the listener uses TLS (SSL or SASL_SSL), set kafka.tls.enabled: true; if it wants SASL, set kafka.sasl", brokers, err)
-	case cfg.TLS != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return fmt.Errorf("kafka at %s closed the connection during the TLS handshake (%w): the listener is likely PLAINTEXT or SASL_PLAINTEXT (set kafka.tls.enabled: false or use the port of the SSL / SASL_SSL listener), or it wants a client certificate (set kafka.tls.cert_file and key_file)", brokers, err)
 	case cfg.TLS != nil && isTLSAlert(err):
 		return fmt.Errorf("kafka at %s refused the TLS handshake (%w): if the listener requires a client certificate (ssl.client.auth=required) set kafka.tls.cert_file and key_file to one signed by a CA the broker trusts", brokers, err)
+	}
+	if answered(err) {
+		// Something listens but the first request failed: ask the port
+		// itself whether it speaks TLS.
+		speaks := speaksTLS(ctx, cfg.Brokers[0], cfg.TLS)
+		switch {
+		case cfg.TLS == nil && speaks:
+			return fmt.Errorf("kafka at %s speaks TLS and sluice connected without it (%w): set kafka.tls.enabled: true (with kafka.tls.ca_file when a private CA signs the broker's certificate)", brokers, err)
+		case cfg.TLS != nil && !speaks:
+			return fmt.Errorf("kafka at %s does not speak TLS (%w): the listener is PLAINTEXT or SASL_PLAINTEXT; set kafka.tls.enabled: false or use the port of the SSL / SASL_SSL listener", brokers, err)
+		case cfg.SASL == nil && isFirstReadEOF(err):
+			return fmt.Errorf("kafka at %s closed the connection at sluice's first request (%w): the listener wants SASL (SASL_SSL or SASL_PLAINTEXT); set kafka.sasl.mechanism, username and password", brokers, err)
+		}
 	}
 	return fmt.Errorf("kafka unreachable at %s (%w): check kafka.brokers and that the broker is running and reachable from this host",
 		brokers, err)
@@ -67,4 +81,41 @@ func isTLSAlert(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// probeTimeout bounds the diagnostic TLS handshake of speaksTLS.
+const probeTimeout = 3 * time.Second
+
+// answered reports whether err comes after the broker accepted the
+// connection: anything but a failed dial.
+func answered(err error) bool {
+	var op *net.OpError
+	return !(errors.As(err, &op) && op.Op == "dial")
+}
+
+// isFirstReadEOF reports whether the broker closed the connection at the
+// client's first request.
+func isFirstReadEOF(err error) bool {
+	var fe *kgo.ErrFirstReadEOF
+	return errors.As(err, &fe)
+}
+
+// speaksTLS reports whether the listener at addr takes a TLS handshake: it
+// completes, or the server ends it with an alert (a client certificate it
+// wants). Certificates are not checked; the client certificate of base, if
+// any, is presented. The connection is closed without a Kafka request.
+func speaksTLS(ctx context.Context, addr string, base *tls.Config) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} // a probe: it sends nothing over the connection
+	if base != nil {
+		cfg.Certificates = base.Certificates
+	}
+	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err == nil {
+		conn.Close()
+		return true
+	}
+	return isTLSAlert(err)
 }

@@ -124,7 +124,7 @@ func TestClientTLSAndSASL(t *testing.T) {
 		{"wrong name", Config{Brokers: tlsBrokers, TLS: &tls.Config{RootCAs: ca.pool, ServerName: "kafka.example.com"}},
 			"the broker's certificate is not valid for the name sluice connected to"},
 		{"plaintext to a tls listener", Config{Brokers: tlsBrokers},
-			"if the listener uses TLS (SSL or SASL_SSL), set kafka.tls.enabled: true"},
+			"speaks TLS and sluice connected without it"},
 	}
 	for _, tt := range bad {
 		err := connect(t, tt.cfg)
