@@ -138,10 +138,11 @@ type KafkaTLSConfig struct {
 
 // KafkaSASLConfig authenticates sluice to the brokers.
 type KafkaSASLConfig struct {
-	Mechanism    string `yaml:"mechanism" help:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means no SASL"`
+	Mechanism    string `yaml:"mechanism" help:"SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or AWS_MSK_IAM; empty means no SASL"`
 	Username     string `yaml:"username" help:"SASL user name (an API key on Confluent Cloud)"`
 	Password     Secret `yaml:"password" help:"SASL password; prefer password_file or the environment variable"`
 	PasswordFile string `yaml:"password_file" help:"file holding the SASL password, read at start-up; a trailing newline is dropped"`
+	TokenFile    string `yaml:"token_file" help:"OAUTHBEARER: file holding the bearer token, read again at every authentication so a rotated token (a Kubernetes projected token) is used"`
 }
 
 // AvroConfig shapes the Avro schemas sluice derives from tables.

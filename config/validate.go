@@ -328,7 +328,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // SASL mechanisms sluice offers.
-var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "AWS_MSK_IAM"}
 
 // validateSecurity checks kafka.tls and kafka.sasl.
 func (k *KafkaConfig) validateSecurity(p *problems) {
@@ -342,8 +342,8 @@ func (k *KafkaConfig) validateSecurity(p *problems) {
 	s := &k.SASL
 	switch {
 	case s.Mechanism == "":
-		if s.Username != "" || !s.Password.IsZero() {
-			p.add("kafka.sasl.mechanism", "required when kafka.sasl.username or password is set; one of %s", strings.Join(saslMechanisms, ", "))
+		if s.Username != "" || !s.Password.IsZero() || s.TokenFile != "" {
+			p.add("kafka.sasl.mechanism", "required when kafka.sasl.username, password or token_file is set; one of %s", strings.Join(saslMechanisms, ", "))
 		}
 		return
 	case !slices.Contains(saslMechanisms, s.Mechanism):
@@ -353,6 +353,25 @@ func (k *KafkaConfig) validateSecurity(p *problems) {
 		}
 		p.add("kafka.sasl.mechanism", "%q is not one of %s%s", s.Mechanism, strings.Join(saslMechanisms, ", "), hint)
 		return
+	}
+	switch s.Mechanism {
+	case "OAUTHBEARER", "AWS_MSK_IAM":
+		if s.Username != "" || !s.Password.IsZero() {
+			p.add("kafka.sasl", "username and password do not apply to %s; remove them", s.Mechanism)
+		}
+		if s.Mechanism == "OAUTHBEARER" && s.TokenFile == "" {
+			p.add("kafka.sasl.token_file", "required for SASL OAUTHBEARER; name the file holding the bearer token")
+		}
+		if s.Mechanism == "AWS_MSK_IAM" && !k.TLS.Enabled {
+			p.add("kafka.tls.enabled", "must be true for SASL AWS_MSK_IAM: MSK offers IAM authentication on its TLS listener (port 9098) only")
+		}
+		if s.Mechanism == "AWS_MSK_IAM" && s.TokenFile != "" {
+			p.add("kafka.sasl.token_file", "applies to OAUTHBEARER only; AWS_MSK_IAM takes its credentials from the AWS chain")
+		}
+		return
+	}
+	if s.TokenFile != "" {
+		p.add("kafka.sasl.token_file", "applies to OAUTHBEARER only; remove it for %s", s.Mechanism)
 	}
 	if s.Username == "" {
 		p.add("kafka.sasl.username", "required for SASL %s; set the user sluice authenticates as", s.Mechanism)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -38,12 +39,17 @@ func sinkConfig(cfg *config.Config) (sink.Config, error) {
 }
 
 // saslMechanism builds the franz-go mechanism kafka.sasl names; nil when
-// no SASL is configured.
+// no SASL is configured. For AWS_MSK_IAM it loads the AWS configuration
+// (environment, shared files; no request is made until a broker asks).
 func saslMechanism(s config.KafkaSASLConfig) (sasl.Mechanism, error) {
 	user, pass := s.Username, s.Password.Reveal()
 	switch s.Mechanism {
 	case "":
 		return nil, nil
+	case "OAUTHBEARER":
+		return oauth.Oauth(tokenFromFile(s.TokenFile)), nil
+	case "AWS_MSK_IAM":
+		return mskIAM()
 	case "PLAIN":
 		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
 	case "SCRAM-SHA-256":
