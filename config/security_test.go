@@ -222,3 +222,44 @@ func TestSourceTLSSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestClientCertificateRotation: a client certificate rewritten in place
+// is used from the next handshake on; a half-written pair keeps the last
+// good one.
+func TestClientCertificateRotation(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir)
+	tc, err := TLSConfig{CertFile: certFile, KeyFile: keyFile}.Load("kafka.tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() []byte {
+		t.Helper()
+		c, err := tc.GetClientCertificate(nil)
+		if err != nil || c == nil {
+			t.Fatalf("GetClientCertificate: %v %v", c, err)
+		}
+		return c.Certificate[0]
+	}
+	first := get()
+	newCert, newKey := writeCert(t, t.TempDir())
+	for _, f := range [][2]string{{newCert, certFile}, {newKey, keyFile}} {
+		data, err := os.ReadFile(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f[1], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := get()
+	if string(second) == string(first) {
+		t.Fatal("the rotated certificate is not used")
+	}
+	if err := os.WriteFile(keyFile, []byte("half written"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); string(got) != string(second) {
+		t.Error("a broken pair replaced the last good certificate")
+	}
+}
