@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,12 +25,12 @@ const slotReleaseWait = 10 * time.Second
 // tables, a logical replication slot whose exported snapshot the snapshot
 // reads, and pgoutput from the slot. Prepare opens a connection for the
 // checks and keeps it until the slot is created or the stream starts;
-// Close closes it.
+// Close closes it. Every connection, the replication ones included, takes
+// its settings from snapshot.PostgresConnConfig(scfg).
 type postgresSource struct {
 	cfg  *config.Config
 	log  *slog.Logger
 	scfg snapshot.PostgresConfig
-	dsn  string
 
 	conn *pgx.Conn // from Prepare until the snapshot or the stream
 	slot pgoutput.SlotState
@@ -42,38 +39,12 @@ type postgresSource struct {
 func newPostgresSource(cfg *config.Config, log *slog.Logger) *postgresSource {
 	s := &cfg.Source
 	return &postgresSource{
-		cfg: cfg, log: log, dsn: postgresDSN(cfg),
+		cfg: cfg, log: log,
 		scfg: snapshot.PostgresConfig{Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
 			Database: s.Database, SSLMode: s.SSLMode, SSLRootCert: postgresRootCert(s),
 			SSLCert: s.TLS.CertFile, SSLKey: s.TLS.KeyFile, Selection: selection(cfg),
 			ConnectTimeout: s.ConnectTimeout, Logger: log},
 	}
-}
-
-// postgresDSN is the connection URL of the configured PostgreSQL source.
-// It holds the password: it is handed to pgx only, which never shows it in
-// errors, and is never logged.
-func postgresDSN(cfg *config.Config) string {
-	s := &cfg.Source
-	u := &url.URL{Scheme: "postgres", Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), Path: "/" + s.Database}
-	if s.Password.IsZero() {
-		u.User = url.User(s.User)
-	} else {
-		u.User = url.UserPassword(s.User, s.Password.Reveal())
-	}
-	q := url.Values{}
-	q.Set("sslmode", s.SSLMode)
-	if rc := postgresRootCert(s); rc != "" {
-		q.Set("sslrootcert", rc)
-	}
-	if s.TLS.CertFile != "" {
-		q.Set("sslcert", s.TLS.CertFile)
-		q.Set("sslkey", s.TLS.KeyFile)
-	}
-	q.Set("connect_timeout", strconv.Itoa(max(1, int(s.ConnectTimeout.Seconds()))))
-	q.Set("application_name", "sluice "+cfg.Name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // postgresRootCert is the CA file: source.sslrootcert, or source.tls.ca_file
@@ -205,7 +176,11 @@ func (p *postgresSource) createSlot(ctx context.Context) (*pgoutput.Slot, error)
 		}
 	}
 	p.Close()
-	slot, err := pgoutput.CreateSlot(ctx, p.dsn, name)
+	cc, err := snapshot.PostgresConnConfig(p.scfg)
+	if err != nil {
+		return nil, err
+	}
+	slot, err := pgoutput.CreateSlot(ctx, cc, name)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +206,11 @@ func (p *postgresSource) Position(ctx context.Context) (sluice.Position, string,
 		return p.slot.ConfirmedFlush, "the slot's confirmed position " + lsnText(p.slot.ConfirmedFlush.LSN), nil
 	}
 	p.Close()
-	slot, err := pgoutput.CreateSlot(ctx, p.dsn, p.cfg.Source.Slot)
+	cc, err := snapshot.PostgresConnConfig(p.scfg)
+	if err != nil {
+		return sluice.Position{}, "", err
+	}
+	slot, err := pgoutput.CreateSlot(ctx, cc, p.cfg.Source.Slot)
 	if err != nil {
 		return sluice.Position{}, "", err
 	}
@@ -245,8 +224,12 @@ func (p *postgresSource) Position(ctx context.Context) (sluice.Position, string,
 func (p *postgresSource) Stream(ctx context.Context, from sluice.Position, h Handler) error {
 	p.Close()
 	s := &p.cfg.Source
+	cc, err := snapshot.PostgresConnConfig(p.scfg)
+	if err != nil {
+		return err
+	}
 	r := pgoutput.New(pgoutput.Config{
-		Name: p.cfg.Name, DSN: p.dsn, Slot: s.Slot, Publication: s.Publication,
+		Name: p.cfg.Name, Conn: cc, Slot: s.Slot, Publication: s.Publication,
 		Selection: p.scfg.Selection, StatusInterval: s.StatusInterval, Logger: p.log,
 		Streaming: s.Streaming, SpoolDir: s.SpoolDir, Acked: h.Acked,
 	})

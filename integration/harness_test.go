@@ -73,11 +73,11 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if aux != nil {
-		aux.Stop()
-	}
+	aux.stop()
+	tlsDB.stop()
 	stopTestRegistry()
-	stopPostgres()
+	pg.stop()
+	pgTLS.stop()
 	return code
 }
 
@@ -103,26 +103,49 @@ type fixture struct {
 	brokers, kafkaYAML string
 }
 
-var (
-	auxOnce sync.Once
-	aux     *local.MariaDB
-	auxErr  error
-)
+// lazyServer is a server that tests share, started on first use (a run
+// that needs none never pays for it) and stopped by TestMain. A failed
+// start fails every test that asks for it, with the start's error.
+type lazyServer[S interface{ Stop() error }] struct {
+	what  string // for the error: "second mariadb"
+	start func(context.Context) (S, error)
 
-// auxServer is a second MariaDB for tests that change global settings or
-// purge binlogs; started on first use, stopped by TestMain.
-func auxServer(t *testing.T) *local.MariaDB {
-	t.Helper()
-	auxOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		aux, auxErr = local.StartMariaDB(ctx, local.MariaDBOptions{Args: []string{"--server-id=7"}})
-	})
-	if auxErr != nil {
-		t.Fatalf("start second mariadb: %v", auxErr)
-	}
-	return aux
+	once    sync.Once
+	srv     S
+	err     error
+	started bool
 }
+
+// get returns the server, starting it on the first call; it blocks for at
+// most ten minutes then.
+func (l *lazyServer[S]) get(t *testing.T) S {
+	t.Helper()
+	l.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		l.srv, l.err = l.start(ctx)
+		l.started = l.err == nil
+	})
+	if l.err != nil {
+		t.Fatalf("start %s: %v", l.what, l.err)
+	}
+	return l.srv
+}
+
+// stop stops the server if it was started.
+func (l *lazyServer[S]) stop() {
+	if l.started {
+		l.srv.Stop()
+	}
+}
+
+// aux is a second MariaDB for tests that change global settings or purge
+// binlogs.
+var aux = &lazyServer[*local.MariaDB]{what: "second mariadb", start: func(ctx context.Context) (*local.MariaDB, error) {
+	return local.StartMariaDB(ctx, local.MariaDBOptions{Args: []string{"--server-id=7"}})
+}}
+
+func auxServer(t *testing.T) *local.MariaDB { return aux.get(t) }
 
 var nonWord = regexp.MustCompile(`[^a-zA-Z0-9]+`)
 

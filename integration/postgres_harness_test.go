@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,34 +16,15 @@ import (
 	"github.com/sluice-cdc/sluice/deploy/local"
 )
 
-var (
-	pgOnce sync.Once
-	pg     *local.Postgres
-	pgErr  error
-)
+// pg is the PostgreSQL shared by the PostgreSQL tests (MySQL-only runs
+// never start it).
+var pg = &lazyServer[*local.Postgres]{what: "postgresql", start: func(ctx context.Context) (*local.Postgres, error) {
+	return local.StartPostgres(ctx, local.PostgresOptions{Args: []string{
+		"max_replication_slots=40", "max_wal_senders=40", "wal_sender_timeout=20s",
+	}})
+}}
 
-// pgServer is the PostgreSQL shared by the PostgreSQL tests, started on
-// first use (MySQL-only runs never pay for it) and stopped by TestMain.
-func pgServer(t *testing.T) *local.Postgres {
-	t.Helper()
-	pgOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		pg, pgErr = local.StartPostgres(ctx, local.PostgresOptions{Args: []string{
-			"max_replication_slots=40", "max_wal_senders=40", "wal_sender_timeout=20s",
-		}})
-	})
-	if pgErr != nil {
-		t.Fatalf("start postgresql: %v", pgErr)
-	}
-	return pg
-}
-
-func stopPostgres() {
-	if pg != nil {
-		pg.Stop()
-	}
-}
+func pgServer(t *testing.T) *local.Postgres { return pg.get(t) }
 
 // pgFixture is one PostgreSQL test's private corner: a database of its own
 // on the shared server, its own topics, checkpoint topic, slot and
@@ -59,7 +39,12 @@ type pgFixture struct {
 
 func newPGFixture(t *testing.T) *pgFixture {
 	t.Helper()
-	srv := pgServer(t)
+	return newPGFixtureOn(t, pgServer(t))
+}
+
+// newPGFixtureOn is newPGFixture on another PostgreSQL server.
+func newPGFixtureOn(t *testing.T, srv *local.Postgres) *pgFixture {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	t.Cleanup(cancel)
 	base := strings.ToLower(nonWord.ReplaceAllString(t.Name(), "_"))

@@ -55,7 +55,10 @@
 //     is cut from the spool from its first change on.
 //   - Loud failure (promise 9): a missing or invalidated slot, a slot
 //     another connection holds (SQLSTATE 55006), a missing publication and
-//     missing privileges stop Run with a one-line cause and fix; lost
+//     missing privileges stop Run with a one-line cause and fix, and so do
+//     a server that accepts only TLS from a client without it, a server
+//     certificate the client does not accept and a missing client
+//     certificate; lost
 //     connections and server restarts are retried from the last position
 //     handed to Resumable. The waits between attempts are sluice's one
 //     retry policy (package internal/retry: exponential backoff with
@@ -101,5 +104,7 @@
 // Values arrive in text form and are converted by package schema's
 // PostgreSQL mapper under schema.PostgresSessionSettings, which the reader
 // applies to its replication connection, so the snapshot and the stream
-// render every value the same way (promise 7).
+// render every value the same way (promise 7). The connection settings,
+// TLS included, are the snapshot's (Config.Conn, CreateSlot's conn, both
+// from snapshot.PostgresConnConfig), so both paths reach the server alike.
 package pgoutput

@@ -2,6 +2,8 @@ package pgoutput
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,12 +112,59 @@ func classify(err error, op, slot, publication string) error {
 				return fmt.Errorf("%s: %w: set wal_level = logical in postgresql.conf and restart the server", op, err)
 			}
 			return SlotInvalidatedError(slot, strings.TrimSuffix(pe.Message+": "+pe.Detail, ": "))
+		case pe.Code == codeInvalidAuthorization && connectedWithout(err, tlsOn):
+			// Without TLS the server found no pg_hba.conf line for the
+			// connection: the lines that would match are hostssl.
+			return fmt.Errorf("%w: %s: %w: the server accepts only TLS connections from this host: set source.sslmode to require, verify-ca or verify-full",
+				ErrPermission, op, err)
+		case pe.Code == codeInvalidAuthorization && connectedWithout(err, clientCert):
+			return fmt.Errorf("%w: %s: %w: if pg_hba.conf authenticates the user by client certificate (cert), set source.tls.cert_file and source.tls.key_file; "+
+				"otherwise the user needs a pg_hba.conf entry for replication=database and the REPLICATION attribute (ALTER ROLE … WITH REPLICATION)",
+				ErrPermission, op, err)
 		case pe.Code == codeInsufficientPrivilege || pe.Code == codeInvalidAuthorization || pe.Code == codeInvalidPassword:
 			return fmt.Errorf("%w: %s: %w: the user needs to log in with replication=database (a pg_hba.conf entry for it) and the REPLICATION attribute (ALTER ROLE … WITH REPLICATION; rds_replication on RDS)",
 				ErrPermission, op, err)
 		}
 	}
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("%s: TLS: the server's certificate is signed by a CA sluice does not trust (%w): set source.sslrootcert (or source.tls.ca_file) to the CA certificate that signed it", op, err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%s: TLS: the server's certificate is not valid for the name sluice connected to (%w): connect by a name the certificate carries (source.host), or use source.sslmode verify-ca", op, err)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Errorf("%s: TLS: the server's certificate has expired or is not valid yet (%w): renew the server's certificate, or check this host's clock", op, err)
+	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// tlsOn and clientCert are what connectedWithout asks of the TLS settings.
+func tlsOn(c *tls.Config) bool { return c != nil }
+func clientCert(c *tls.Config) bool {
+	return c != nil && (len(c.Certificates) > 0 || c.GetClientCertificate != nil)
+}
+
+// connectedWithout reports whether err is a failed connection attempt
+// whose settings (the first try and every fallback, as sslmode made them)
+// never have has.
+func connectedWithout(err error, has func(*tls.Config) bool) bool {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) || ce.Config == nil {
+		return false
+	}
+	if has(ce.Config.TLSConfig) {
+		return false
+	}
+	for _, f := range ce.Config.Fallbacks {
+		if has(f.TLSConfig) {
+			return false
+		}
+	}
+	return true
 }
 
 // Retryable reports whether err may go away by reconnecting: lost
@@ -129,6 +178,8 @@ func classify(err error, op, slot, publication string) error {
 //     crash_shutdown, cannot_connect_now, too_many_connections,
 //     configuration_limit_exceeded and idle_session_timeout, and not
 //     otherwise;
+//   - a server certificate sluice does not accept (x509.UnknownAuthorityError,
+//     x509.HostnameError, x509.CertificateInvalidError) is not retryable;
 //   - a failed connection attempt without such an answer
 //     (*pgconn.ConnectError: refused, reset, timed out) is retryable;
 //   - so is what pgconn marks safe to retry (pgconn.SafeToRetry: among
@@ -153,6 +204,15 @@ func Retryable(err error) bool {
 			return true
 		}
 		return strings.HasPrefix(pe.Code, classConnectionException)
+	}
+	// The server's certificate stays what it is until someone acts.
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return false
 	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {

@@ -2,6 +2,8 @@ package pgoutput
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +14,21 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
+
+// connConf parses dsn into the connection settings Config.Conn and
+// CreateSlot take.
+func connConf(t testing.TB, dsn string) *pgx.ConnConfig {
+	t.Helper()
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
 
 // pgServe accepts one connection on a loopback port and, once the client
 // sent its start-up message, hands it to serve; it returns the DSN.
@@ -80,7 +94,7 @@ func connectErr(t *testing.T, dsn string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := connectReplication(ctx, dsn, nil)
+	conn, err := connectReplication(ctx, connConf(t, dsn), nil)
 	if err == nil {
 		conn.Close(ctx)
 		t.Fatal("connected")
@@ -94,7 +108,7 @@ func receiveErr(t *testing.T, dsn string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := connectReplication(ctx, dsn, nil)
+	conn, err := connectReplication(ctx, connConf(t, dsn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +194,7 @@ func TestRetryableReal(t *testing.T) {
 				}
 			})
 			ctx := context.Background()
-			conn, err := connectReplication(ctx, dsn, nil)
+			conn, err := connectReplication(ctx, connConf(t, dsn), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +209,7 @@ func TestRetryableReal(t *testing.T) {
 				}
 			})
 			ctx := context.Background()
-			conn, err := connectReplication(ctx, dsn, nil)
+			conn, err := connectReplication(ctx, connConf(t, dsn), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,6 +246,12 @@ func TestRetryableReal(t *testing.T) {
 		{"invalid password", func(t *testing.T) error {
 			return connectErr(t, pgServe(t, pgRefuse(codeInvalidPassword, `password authentication failed for user "sluice"`)))
 		}, func(err error) bool { return errors.Is(err, ErrPermission) }, false},
+		{"TLS required", func(t *testing.T) error {
+			return connectErr(t, pgServe(t, pgRefuse(codeInvalidAuthorization,
+				`no pg_hba.conf entry for replication connection from host "127.0.0.1", user "sluice", no encryption`)))
+		}, func(err error) bool {
+			return errors.Is(err, ErrPermission) && strings.Contains(err.Error(), "set source.sslmode to require, verify-ca or verify-full")
+		}, false},
 		{"no such database", func(t *testing.T) error {
 			return connectErr(t, pgServe(t, pgRefuse("3D000", `database "app" does not exist`)))
 		}, isCode("3D000"), false},
@@ -284,6 +304,9 @@ func TestRetryable(t *testing.T) {
 		{classify(&pgconn.PgError{Code: codeNotInPrerequisite, Message: `can no longer get changes from replication slot "s"`, Detail: "This slot has been invalidated because it exceeded the maximum reserved size."}, "stream", "s", "p"), false},
 		{classify(&pgconn.PgError{Code: codeInsufficientPrivilege, Message: "permission denied to start WAL sender"}, "connect", "s", "p"), false},
 		{&pgconn.PgError{Code: "42601", Message: "syntax error"}, false},
+		{fmt.Errorf("tls error: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), false},
+		{fmt.Errorf("tls error: %w", x509.HostnameError{Host: "db"}), false},
+		{fmt.Errorf("tls error: %w", x509.CertificateInvalidError{Reason: x509.Expired}), false},
 		{fmt.Errorf("x: %w", errMalformed), false},
 		{fmt.Errorf("x: %w", errSpool), false},
 		// Text is not a classification.
@@ -300,6 +323,15 @@ func TestRetryable(t *testing.T) {
 	} {
 		if err := classify(pe, "stream", "s", "p"); !errors.Is(err, ErrSlotInvalidated) || !strings.Contains(err.Error(), "max_slot_wal_keep_size") {
 			t.Errorf("invalidated slot: %v", err)
+		}
+	}
+	for cause, want := range map[error]string{
+		x509.UnknownAuthorityError{}:                       "source.sslrootcert",
+		x509.HostnameError{Host: "db"}:                     "verify-ca",
+		x509.CertificateInvalidError{Reason: x509.Expired}: "expired",
+	} {
+		if err := classify(fmt.Errorf("tls error: %w", cause), "connect", "s", "p"); !strings.Contains(err.Error(), want) {
+			t.Errorf("classify(%v) = %v, want it to name %s", cause, err, want)
 		}
 	}
 	err := classify(&pgconn.PgError{Code: codeObjectInUse, Message: "active"}, "start", "s", "p")

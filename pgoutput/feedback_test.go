@@ -158,7 +158,7 @@ func TestStreamFeedbackAndReconnect(t *testing.T) {
 	h := &recorder{}
 	var mu sync.Mutex
 	var acked sluice.Position
-	r := New(Config{Name: "pg", DSN: f.dsn(), Slot: "s", Publication: "p", StatusInterval: 100 * time.Millisecond,
+	r := New(Config{Name: "pg", Conn: connConf(t, f.dsn()), Slot: "s", Publication: "p", StatusInterval: 100 * time.Millisecond,
 		ReconnectBackoff: 10 * time.Millisecond, Logger: quiet(),
 		Acked: func() (sluice.Position, bool) {
 			mu.Lock()
@@ -256,7 +256,7 @@ func (h *blockingHandler) Change(ctx context.Context, ev *sluice.Event) error {
 func TestStatusWhileHandlerBlocks(t *testing.T) {
 	f := newFakeWalsender(t)
 	h := &blockingHandler{entered: make(chan struct{}), release: make(chan struct{})}
-	r := New(Config{Name: "pg", DSN: f.dsn(), Slot: "s", Publication: "p", StatusInterval: 20 * time.Millisecond, Logger: quiet(),
+	r := New(Config{Name: "pg", Conn: connConf(t, f.dsn()), Slot: "s", Publication: "p", StatusInterval: 20 * time.Millisecond, Logger: quiet(),
 		Acked: func() (sluice.Position, bool) { return sluice.Position{LSN: 0x1500}, true }})
 	r.newShaper = func(context.Context) (shaper, func(), error) {
 		return &fakeShaper{keys: map[uint32][]string{10: {"id"}}}, func() {}, nil

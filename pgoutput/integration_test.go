@@ -190,7 +190,7 @@ func setup(t *testing.T, tables []TableName, stmts ...string) (*local.Postgres, 
 		t.Fatal(err)
 	}
 	// Slot names are server-wide: one per test.
-	slot, err := CreateSlot(t.Context(), pg.DSN(db), db)
+	slot, err := CreateSlot(t.Context(), connConf(t, pg.DSN(db)), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func setup(t *testing.T, tables []TableName, stmts ...string) (*local.Postgres, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dropSlot(t, pg, db) })
-	cfg := Config{Name: "pg", DSN: pg.DSN(db), Slot: db, Publication: "sluice_pub",
+	cfg := Config{Name: "pg", Conn: connConf(t, pg.DSN(db)), Slot: db, Publication: "sluice_pub",
 		Selection:      &sluice.Selection{Include: []string{"public.*"}},
 		StatusInterval: 200 * time.Millisecond, ReconnectBackoff: 100 * time.Millisecond, Logger: quiet()}
 	return pg, db, cfg, slot.Consistent
@@ -213,7 +213,7 @@ func TestIntegrationSlotSnapshot(t *testing.T) {
 	if _, err := EnsurePublication(t.Context(), conn, "p", []TableName{{"public", "t"}}); err != nil {
 		t.Fatal(err)
 	}
-	slot, err := CreateSlot(t.Context(), pg.DSN(db), db)
+	slot, err := CreateSlot(t.Context(), connConf(t, pg.DSN(db)), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestIntegrationSlotSnapshot(t *testing.T) {
 		t.Errorf("snapshot sees %d rows, want 2", n)
 	}
 
-	if _, err := CreateSlot(t.Context(), pg.DSN(db), db); !errors.Is(err, ErrSlotExists) {
+	if _, err := CreateSlot(t.Context(), connConf(t, pg.DSN(db)), db); !errors.Is(err, ErrSlotExists) {
 		t.Errorf("second CreateSlot: %v, want ErrSlotExists", err)
 	}
 	st, err := LookupSlot(t.Context(), conn, db)
@@ -252,7 +252,7 @@ func TestIntegrationSlotSnapshot(t *testing.T) {
 	}
 
 	h := &safeRecorder{}
-	run := start(t, Config{Name: "pg", DSN: pg.DSN(db), Slot: db, Publication: "p", Logger: quiet()}, slot.Consistent, h)
+	run := start(t, Config{Name: "pg", Conn: connConf(t, pg.DSN(db)), Slot: db, Publication: "p", Logger: quiet()}, slot.Consistent, h)
 	got := h.waitEvents(t, 1)
 	run.stop(t)
 	if len(got) != 1 || got[0] != "c public.t after=[3]" {
@@ -472,7 +472,7 @@ func TestIntegrationSlotMissing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	err := New(Config{DSN: pg.DSN(db), Slot: "gone", Publication: "p", Logger: quiet()}).Run(ctx, sluice.Position{LSN: 0x1000000}, &safeRecorder{})
+	err := New(Config{Conn: connConf(t, pg.DSN(db)), Slot: "gone", Publication: "p", Logger: quiet()}).Run(ctx, sluice.Position{LSN: 0x1000000}, &safeRecorder{})
 	if !errors.Is(err, ErrSlotMissing) {
 		t.Errorf("Run: %v, want ErrSlotMissing", err)
 	}
@@ -590,12 +590,12 @@ func TestIntegrationCheck(t *testing.T) {
 	if _, err := EnsurePublication(t.Context(), plain, "p", []TableName{{"public", "d"}}); !errors.Is(err, ErrPermission) {
 		t.Errorf("EnsurePublication as a non-owner: %v", err)
 	}
-	if _, err := CreateSlot(t.Context(), pg.UserDSN("plain", "pw", db), "plain_slot"); !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "REPLICATION") {
+	if _, err := CreateSlot(t.Context(), connConf(t, pg.UserDSN("plain", "pw", db)), "plain_slot"); !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "REPLICATION") {
 		t.Errorf("CreateSlot without REPLICATION: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	err = New(Config{DSN: pg.UserDSN("plain", "pw", db), Slot: "s", Publication: "theirs", Logger: quiet()}).Run(ctx, sluice.Position{LSN: 0x1000000}, &safeRecorder{})
+	err = New(Config{Conn: connConf(t, pg.UserDSN("plain", "pw", db)), Slot: "s", Publication: "theirs", Logger: quiet()}).Run(ctx, sluice.Position{LSN: 0x1000000}, &safeRecorder{})
 	if !errors.Is(err, ErrPermission) || Retryable(err) {
 		t.Errorf("Run without REPLICATION: %v, want ErrPermission at once", err)
 	}
@@ -620,7 +620,7 @@ func TestIntegrationSlotInvalidated(t *testing.T) {
 	if _, err := EnsurePublication(ctx, conn, "p", []TableName{{"public", "t"}}); err != nil {
 		t.Fatal(err)
 	}
-	slot, err := CreateSlot(ctx, pg.DSN(""), "lost")
+	slot, err := CreateSlot(ctx, connConf(t, pg.DSN("")), "lost")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,7 +642,7 @@ func TestIntegrationSlotInvalidated(t *testing.T) {
 	}
 	rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer rcancel()
-	err = New(Config{DSN: pg.DSN(""), Slot: "lost", Publication: "p", Logger: quiet()}).Run(rctx, slot.Consistent, &safeRecorder{})
+	err = New(Config{Conn: connConf(t, pg.DSN("")), Slot: "lost", Publication: "p", Logger: quiet()}).Run(rctx, slot.Consistent, &safeRecorder{})
 	if !errors.Is(err, ErrSlotInvalidated) {
 		t.Errorf("Run: %v, want ErrSlotInvalidated", err)
 	}
@@ -700,7 +700,7 @@ func TestIntegrationWalLevelReplica(t *testing.T) {
 	if !hasProblem(ps, false, "wal_level is replica, sluice needs logical") {
 		t.Errorf("Check: %+v", ps)
 	}
-	if _, err := CreateSlot(ctx, pg.DSN(""), "s"); err == nil || !strings.Contains(err.Error(), "wal_level") {
+	if _, err := CreateSlot(ctx, connConf(t, pg.DSN("")), "s"); err == nil || !strings.Contains(err.Error(), "wal_level") {
 		t.Errorf("CreateSlot: %v, want an error naming wal_level", err)
 	}
 }

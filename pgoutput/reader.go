@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -22,10 +23,13 @@ import (
 type Config struct {
 	// Name is the source name carried in every event.
 	Name string
-	// DSN is the connection string of the database (key=value or URL
-	// form, as pgconn.ParseConfig reads it). The reader adds
-	// replication=database and schema.PostgresSessionSettings itself.
-	DSN string
+	// Conn holds the connection settings of the database
+	// (snapshot.PostgresConnConfig builds them). The reader never changes
+	// it: each connection it opens, the replication connection and the
+	// catalog connection, uses a copy, to which it adds
+	// schema.PostgresSessionSettings and, for replication,
+	// replication=database.
+	Conn *pgx.ConnConfig
 	// Slot is the replication slot to stream from; it must exist
 	// (CreateSlot).
 	Slot string
@@ -160,6 +164,9 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 	if r.cfg.Publication == "" {
 		return errors.New("pgoutput: no publication configured: name the publication to stream")
 	}
+	if r.cfg.Conn == nil {
+		return errors.New("pgoutput: no connection settings (Config.Conn)")
+	}
 	r.last = from.LSN
 	backoff := retry.New(retry.Policy{Initial: r.cfg.ReconnectBackoff, Max: retry.MaxReconnectWait, Attempts: r.cfg.MaxReconnects})
 	for {
@@ -202,7 +209,7 @@ func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 	defer closeShaper()
 	r.shape = sh
 
-	conn, err := connectReplication(ctx, r.cfg.DSN, schema.PostgresSessionSettings)
+	conn, err := connectReplication(ctx, r.cfg.Conn, schema.PostgresSessionSettings)
 	if err != nil {
 		return classify(err, "pgoutput: connect for replication", r.cfg.Slot, r.cfg.Publication)
 	}

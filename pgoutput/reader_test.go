@@ -471,7 +471,7 @@ func TestRunGivesUp(t *testing.T) {
 	ln.Close()
 	const first = 20 * time.Millisecond
 	logs := &lockedBuffer{}
-	r := New(Config{Name: "pg", DSN: "postgres://sluice@" + addr + "/app?sslmode=disable&connect_timeout=5", Slot: "s", Publication: "p",
+	r := New(Config{Name: "pg", Conn: connConf(t, "postgres://sluice@"+addr+"/app?sslmode=disable&connect_timeout=5"), Slot: "s", Publication: "p",
 		ReconnectBackoff: first, MaxReconnects: 3, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	r.newShaper = func(context.Context) (shaper, func(), error) { return &fakeShaper{}, func() {}, nil }
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -2,7 +2,6 @@ package pgoutput
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,10 +19,7 @@ type catalogShaper struct {
 
 // catalogShaper opens the catalog connection for one replication session.
 func (r *Reader) catalogShaper(ctx context.Context) (shaper, func(), error) {
-	cfg, err := pgx.ParseConfig(r.cfg.DSN)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pgoutput: parse connection string: %w", err)
-	}
+	cfg := r.cfg.Conn.Copy()
 	for k, v := range schema.PostgresSessionSettings {
 		cfg.RuntimeParams[k] = v
 	}

@@ -48,7 +48,8 @@ type Slot struct {
 	conn *pgconn.PgConn
 }
 
-// CreateSlot opens a replication connection to dsn and creates the logical
+// CreateSlot opens a replication connection with a copy of conn's settings
+// (it does not change conn) and creates the logical
 // replication slot name for the pgoutput plugin, exporting a snapshot
 // (CREATE_REPLICATION_SLOT "name" LOGICAL pgoutput EXPORT_SNAPSHOT). It
 // blocks until the server has found a consistent point, which waits for
@@ -58,18 +59,21 @@ type Slot struct {
 // The slot is permanent: it survives restarts of sluice and of the server
 // and retains WAL until sluice confirms it, so a slot nobody reads fills
 // the server's disk. DropSlot removes it.
-func CreateSlot(ctx context.Context, dsn, name string) (*Slot, error) {
+func CreateSlot(ctx context.Context, conn *pgx.ConnConfig, name string) (*Slot, error) {
 	if err := ValidateSlotName(name); err != nil {
 		return nil, err
 	}
-	conn, err := connectReplication(ctx, dsn, nil)
+	if conn == nil {
+		return nil, fmt.Errorf("create replication slot %q: no connection settings", name)
+	}
+	repl, err := connectReplication(ctx, conn, nil)
 	if err != nil {
 		return nil, classify(err, "create replication slot: connect", name, "")
 	}
 	cmd := fmt.Sprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT", quoteIdent(name))
-	res, err := pglogrepl.ParseCreateReplicationSlot(conn.Exec(ctx, cmd))
+	res, err := pglogrepl.ParseCreateReplicationSlot(repl.Exec(ctx, cmd))
 	if err != nil {
-		conn.Close(context.Background())
+		repl.Close(context.Background())
 		if codeOf(err) == "42710" {
 			return nil, fmt.Errorf("%w: create replication slot %q: %w: sluice resumes from an existing slot only with its checkpoint; "+
 				"drop the slot (sluice --drop-slot) to start over, or name another slot", ErrSlotExists, name, err)
@@ -78,10 +82,10 @@ func CreateSlot(ctx context.Context, dsn, name string) (*Slot, error) {
 	}
 	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
 	if err != nil {
-		conn.Close(context.Background())
+		repl.Close(context.Background())
 		return nil, fmt.Errorf("create replication slot %q: server returned consistent point %q: %w", name, res.ConsistentPoint, err)
 	}
-	return &Slot{Name: name, SnapshotName: res.SnapshotName, Consistent: sluice.Position{LSN: uint64(lsn)}, conn: conn}, nil
+	return &Slot{Name: name, SnapshotName: res.SnapshotName, Consistent: sluice.Position{LSN: uint64(lsn)}, conn: repl}, nil
 }
 
 // Close ends the connection that created the slot, which ends its
@@ -249,11 +253,11 @@ func deref[T any](p *T) T {
 }
 
 // connectReplication opens a replication connection (replication=database)
-// to dsn with the given extra run-time parameters.
-func connectReplication(ctx context.Context, dsn string, params map[string]string) (*pgconn.PgConn, error) {
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("parse connection string: %w", err)
+// with a copy of conn's settings and the given extra run-time parameters.
+func connectReplication(ctx context.Context, conn *pgx.ConnConfig, params map[string]string) (*pgconn.PgConn, error) {
+	cfg := conn.Config.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
 	}
 	for k, v := range params {
 		cfg.RuntimeParams[k] = v

@@ -56,7 +56,7 @@ func Connect(ctx context.Context, cfg Config) (*client.Conn, error) {
 		return c.SetCharset("utf8mb4")
 	})
 	if err != nil {
-		return nil, connectError(addr, cfg.User, cfg.TLS != nil, err)
+		return nil, connectError(addr, cfg.User, cfg.TLS, err)
 	}
 	for _, q := range []string{"SET NAMES utf8mb4", "SET time_zone = '+00:00'", "SET SESSION sql_mode = ''"} {
 		if _, err := conn.Execute(q); err != nil {
@@ -67,17 +67,17 @@ func Connect(ctx context.Context, cfg Config) (*client.Conn, error) {
 	return conn, nil
 }
 
-// Server error codes of a server that requires TLS from a client that
-// connected without it (require_secure_transport=ON): MySQL's
-// ER_SECURE_TRANSPORT_REQUIRED and MariaDB's.
-const (
-	erSecureTransportRequiredMySQL   = 3159
-	erSecureTransportRequiredMariaDB = 4151
-)
+// erSecureTransportRequired is MySQL's ER_SECURE_TRANSPORT_REQUIRED, its
+// answer to a plain-text login when require_secure_transport=ON. MariaDB
+// has no code of its own for that: it answers ER_ACCESS_DENIED_ERROR
+// (1045), the code of a wrong password (seen on 10.11, in
+// integration/mysql_tls_test.go), so the access-denied message names TLS
+// too. MariaDB's 4151 is ER_ACCOUNT_HAS_BEEN_LOCKED, not a TLS error.
+const erSecureTransportRequired = 3159
 
-// connectError names the cause and the fix of a failed connection; tls
-// says whether sluice asked for TLS.
-func connectError(addr, user string, tlsOn bool, err error) error {
+// connectError names the cause and the fix of a failed connection; t is
+// the TLS configuration sluice connected with, nil for plain text.
+func connectError(addr, user string, t *tls.Config, err error) error {
 	var (
 		me        *mysql.MyError
 		unknownCA x509.UnknownAuthorityError
@@ -86,12 +86,17 @@ func connectError(addr, user string, tlsOn bool, err error) error {
 		notTLS    tls.RecordHeaderError
 	)
 	switch {
-	case errors.As(err, &me) && (me.Code == erSecureTransportRequiredMySQL || me.Code == erSecureTransportRequiredMariaDB):
+	case errors.As(err, &me) && me.Code == erSecureTransportRequired:
 		return fmt.Errorf("mysql %s requires TLS (require_secure_transport=ON) and source.tls.mode is disabled: set source.tls.mode to verify_identity (or required, verify_ca)", addr)
 	case errors.As(err, &me) && me.Code == mysql.ER_ACCESS_DENIED_ERROR:
-		fix := ""
-		if !tlsOn {
-			fix = "; if the user is created REQUIRE SSL or X509, set source.tls.mode (and source.tls.cert_file/key_file for X509)"
+		var fix string
+		switch {
+		case t == nil:
+			fix = "; MariaDB refuses a plain-text login the same way when it requires TLS (require_secure_transport=ON), and so do both servers when the user is created REQUIRE SSL or X509: then set source.tls.mode to verify_identity (or required, verify_ca), and for X509 source.tls.cert_file and key_file"
+		case t.GetClientCertificate == nil && len(t.Certificates) == 0:
+			fix = "; if the user is created REQUIRE X509 (or SUBJECT, ISSUER), the server wants a client certificate: set source.tls.cert_file and source.tls.key_file"
+		default:
+			fix = "; if the user is created REQUIRE SUBJECT or ISSUER, check that source.tls.cert_file is the certificate it names"
 		}
 		return fmt.Errorf("mysql %s: access denied for user %q: check source.user and the password (source.password, source.password_file or SLUICE_SOURCE_PASSWORD)%s", addr, user, fix)
 	case errors.As(err, &unknownCA):
@@ -102,6 +107,10 @@ func connectError(addr, user string, tlsOn bool, err error) error {
 		return fmt.Errorf("mysql %s: TLS: the server's certificate has expired or is not valid yet (%v): renew the server's certificate, or check this host's clock", addr, err)
 	case errors.As(err, &notTLS):
 		return fmt.Errorf("mysql %s: TLS failed: the server did not answer in TLS (%v)", addr, err)
+	case errors.As(err, &me):
+		// The server answered and refused: a locked account, too many
+		// connections, a blocked host. Its own message says which.
+		return fmt.Errorf("mysql %s refused user %q: %s (error %d)", addr, user, me.Message, me.Code)
 	}
 	return fmt.Errorf("mysql %s unreachable (%v): check source.host and source.port and that the server is running", addr, err)
 }

@@ -2,8 +2,10 @@ package snapshot
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -80,5 +82,49 @@ func TestOffersTLS(t *testing.T) {
 	}
 	if n := <-got; n != 0 {
 		t.Errorf("the probe sent %d bytes; it must not log in", n)
+	}
+}
+
+// TestConnectErrorAccessDenied: MariaDB refuses a plain-text login under
+// require_secure_transport=ON with the code of a wrong password (1045), so
+// the message names TLS, and over TLS it names the client certificate a
+// REQUIRE X509 user needs; the code MySQL gives plain text (3159) says so
+// alone; 4151 is MariaDB's locked account, not TLS.
+func TestConnectErrorAccessDenied(t *testing.T) {
+	denied := fmt.Errorf("handleAuthResult: %w", &mysql.MyError{Code: mysql.ER_ACCESS_DENIED_ERROR, State: "28000",
+		Message: "Access denied for user 'sluice'@'127.0.0.1' (using password: YES)"})
+	withCert := &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return nil, nil }}
+	for _, tt := range []struct {
+		name string
+		tls  *tls.Config
+		err  error
+		want []string
+		not  []string
+	}{
+		{"plain text", nil, denied,
+			[]string{`access denied for user "sluice"`, "source.password", "require_secure_transport=ON", "set source.tls.mode to verify_identity", "REQUIRE SSL or X509"},
+			[]string{"client certificate"}},
+		{"tls without a client certificate", &tls.Config{}, denied,
+			[]string{`access denied for user "sluice"`, "REQUIRE X509", "set source.tls.cert_file and source.tls.key_file"},
+			[]string{"require_secure_transport", "set source.tls.mode"}},
+		{"tls with a client certificate", withCert, denied,
+			[]string{`access denied for user "sluice"`, "REQUIRE SUBJECT or ISSUER", "source.tls.cert_file is the certificate it names"},
+			[]string{"require_secure_transport", "set source.tls.cert_file and"}},
+		{"mysql requires tls", nil, &mysql.MyError{Code: 3159, Message: "Connections using insecure transport are prohibited while --require_secure_transport=ON."},
+			[]string{"requires TLS (require_secure_transport=ON)", "set source.tls.mode to verify_identity"}, nil},
+		{"mariadb locked account", nil, &mysql.MyError{Code: 4151, Message: "Access denied, this account is locked"},
+			nil, []string{"requires TLS"}},
+	} {
+		msg := connectError("db:3306", "sluice", tt.tls, tt.err).Error()
+		for _, w := range tt.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: %q lacks %q", tt.name, msg, w)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(msg, n) {
+				t.Errorf("%s: %q should not say %q", tt.name, msg, n)
+			}
+		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,11 +19,14 @@ import (
 
 // PostgresConfig describes a PostgreSQL source connection and what to read.
 type PostgresConfig struct {
-	// Name is the source name carried in every event.
-	Name     string
-	Host     string
-	Port     int
-	User     string
+	// Name is the source name carried in every event; the connections
+	// announce themselves as application "sluice <Name>".
+	Name string
+	Host string
+	Port int
+	User string
+	// Password is the user's password; empty means none (PGPASSWORD and
+	// ~/.pgpass are not read, see PostgresConnConfig).
 	Password string
 	// Database is the database to connect to.
 	Database string
@@ -45,73 +46,6 @@ type PostgresConfig struct {
 	// ProgressInterval is how often progress is logged. Default 10 s.
 	ProgressInterval time.Duration
 	Logger           *slog.Logger
-}
-
-// ConnectPostgres opens a connection as application "sluice", with TLS as
-// SSLMode says and schema.PostgresSessionSettings applied as start-up
-// parameters so that values print in the form package schema reads. Host,
-// port, user, password and database come from cfg only; other PG*
-// environment variables (PGSSLCERT, …) apply as in libpq. It blocks until
-// connected or ConnectTimeout passes. Errors name the cause and the fix and
-// never contain the password.
-func ConnectPostgres(ctx context.Context, cfg PostgresConfig) (*pgx.Conn, error) {
-	cc, err := postgresConnConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		return nil, postgresConnectError(cfg, err)
-	}
-	return conn, nil
-}
-
-func postgresConnConfig(cfg PostgresConfig) (*pgx.ConnConfig, error) {
-	if cfg.Port <= 0 || cfg.Port > 65535 {
-		return nil, fmt.Errorf("postgresql port %d out of range: set source.port (PostgreSQL listens on 5432 by default)", cfg.Port)
-	}
-	mode := cfg.SSLMode
-	if mode == "" {
-		mode = "prefer"
-	}
-	// The password stays out of the parsed string; it is set below.
-	dsn := "host=" + quoteConnValue(cfg.Host) + " port=" + strconv.Itoa(cfg.Port) + " user=" + quoteConnValue(cfg.User) +
-		" dbname=" + quoteConnValue(cfg.Database) + " sslmode=" + quoteConnValue(mode)
-	if cfg.SSLRootCert != "" {
-		dsn += " sslrootcert=" + quoteConnValue(cfg.SSLRootCert)
-	}
-	if cfg.SSLCert != "" {
-		dsn += " sslcert=" + quoteConnValue(cfg.SSLCert) + " sslkey=" + quoteConnValue(cfg.SSLKey)
-	}
-	cc, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("postgresql connection settings: %w: check source.host, source.sslmode, source.sslrootcert and source.tls", err)
-	}
-	cc.Password = cfg.Password
-	cc.ConnectTimeout = cfg.ConnectTimeout
-	if cc.ConnectTimeout <= 0 {
-		cc.ConnectTimeout = 10 * time.Second
-	}
-	cc.RuntimeParams = map[string]string{"application_name": "sluice"}
-	for k, v := range schema.PostgresSessionSettings {
-		cc.RuntimeParams[k] = v
-	}
-	return cc, nil
-}
-
-func postgresConnectError(cfg PostgresConfig, err error) error {
-	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "28P01", "28000":
-			return fmt.Errorf("postgresql %s: authentication failed for user %q (%s): check source.user and the password (source.password, source.password_file or SLUICE_SOURCE_PASSWORD) and pg_hba.conf", addr, cfg.User, pe.Message)
-		case "3D000":
-			return fmt.Errorf("postgresql %s: database %q does not exist: check source.database", addr, cfg.Database)
-		}
-		return fmt.Errorf("postgresql %s: connect as %q: %w", addr, cfg.User, err)
-	}
-	return fmt.Errorf("postgresql %s unreachable (%w): check source.host and source.port and that the server is running", addr, err)
 }
 
 // RunPostgres copies every selected table inside one transaction that sees
@@ -414,11 +348,6 @@ func hexValue(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - '0'
-}
-
-// quoteConnValue quotes a keyword/value connection string value.
-func quoteConnValue(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // quotePostgresLiteral quotes s as an SQL string literal.

@@ -2,11 +2,17 @@ package snapshot
 
 import (
 	"errors"
+	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/deploy/local"
+	"github.com/sluice-cdc/sluice/schema"
 )
 
 func TestUnescapeCopy(t *testing.T) {
@@ -116,17 +122,47 @@ func TestCopyQuery(t *testing.T) {
 }
 
 func TestPostgresConnConfig(t *testing.T) {
-	t.Setenv("PGPASSWORD", "from-env")
-	t.Setenv("PGSSLMODE", "require")
-	t.Setenv("PGHOST", "env-host")
-	cc, err := postgresConnConfig(PostgresConfig{Host: "127.0.0.1", Port: 5433, User: "u'\\ x", Password: "p", Database: "d b", SSLMode: "disable"})
+	// None of libpq's environment variables and files changes sluice's
+	// settings; the bad ones must not break them either.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	if err := os.WriteFile(filepath.Join(home, ".pgpass"), []byte("*:*:*:*:from-pgpass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"PGPASSWORD": "from-env", "PGSSLMODE": "require", "PGHOST": "env-host", "PGPORT": "1234", "PGUSER": "env-user",
+		"PGDATABASE": "env-db", "PGAPPNAME": "env-app", "PGOPTIONS": "-c work_mem=1MB", "PGTZ": "Europe/Paris",
+		"PGSSLCERT": "/nonexistent/cert.pem", "PGSSLKEY": "/nonexistent/key.pem", "PGSSLROOTCERT": "/nonexistent/ca.pem",
+		"PGCONNECT_TIMEOUT": "not-a-number", "PGTARGETSESSIONATTRS": "bogus", "PGSSLCERTMODE": "require",
+		"PGCHANNELBINDING": "require", "PGREQUIREAUTH": "md5", "PGMINPROTOCOLVERSION": "3.2",
+		"PGPASSFILE": filepath.Join(home, ".pgpass"),
+	} {
+		t.Setenv(k, v)
+	}
+	cc, err := PostgresConnConfig(PostgresConfig{Name: "src", Host: "127.0.0.1", Port: 5433, User: "u'\\ x", Password: "s3cret", Database: "d b", SSLMode: "disable"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cc.Host != "127.0.0.1" || cc.Port != 5433 || cc.User != "u'\\ x" || cc.Password != "p" || cc.Database != "d b" || cc.TLSConfig != nil || len(cc.Fallbacks) != 0 {
+	if cc.Host != "127.0.0.1" || cc.Port != 5433 || cc.User != "u'\\ x" || cc.Password != "s3cret" || cc.Database != "d b" || cc.TLSConfig != nil || len(cc.Fallbacks) != 0 {
 		t.Errorf("config = %+v", cc.Config)
 	}
-	cc, err = postgresConnConfig(PostgresConfig{Host: "db.example", Port: 5432, Password: ""})
+	if cc.ValidateConnect != nil || cc.ChannelBinding != "prefer" || cc.RequireAuth != "" || cc.MinProtocolVersion != "3.0" || cc.ConnectTimeout != 10*time.Second {
+		t.Errorf("environment leaked: validate %v channel binding %q require_auth %q min protocol %q timeout %v",
+			cc.ValidateConnect != nil, cc.ChannelBinding, cc.RequireAuth, cc.MinProtocolVersion, cc.ConnectTimeout)
+	}
+	if strings.Contains(cc.ConnString(), "s3cret") {
+		t.Errorf("connection string holds the password: %s", cc.ConnString())
+	}
+	want := map[string]string{"application_name": "sluice src"}
+	for k, v := range schema.PostgresSessionSettings {
+		want[k] = v
+	}
+	if !maps.Equal(cc.RuntimeParams, want) {
+		t.Errorf("runtime params = %v, want %v", cc.RuntimeParams, want)
+	}
+
+	// An empty password stays empty: not PGPASSWORD, not ~/.pgpass.
+	cc, err = PostgresConnConfig(PostgresConfig{Host: "db.example", Port: 5432, Password: "", ConnectTimeout: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,16 +170,39 @@ func TestPostgresConnConfig(t *testing.T) {
 	if cc.TLSConfig == nil || len(cc.Fallbacks) != 1 || cc.Fallbacks[0].TLSConfig != nil || cc.Fallbacks[0].Host != "db.example" || cc.Password != "" {
 		t.Errorf("prefer: TLS %v fallbacks %+v password %q", cc.TLSConfig != nil, cc.Fallbacks, cc.Password)
 	}
-	if _, err := postgresConnConfig(PostgresConfig{Host: "h", Port: 1, SSLMode: "verify-full", SSLRootCert: "/nonexistent/ca.pem"}); err == nil || !strings.Contains(err.Error(), "sslrootcert") {
+	if len(cc.TLSConfig.Certificates) != 0 || cc.TLSConfig.RootCAs != nil || cc.ConnectTimeout != 1500*time.Millisecond {
+		t.Errorf("prefer: client certificates %d, roots %v, timeout %v", len(cc.TLSConfig.Certificates), cc.TLSConfig.RootCAs != nil, cc.ConnectTimeout)
+	}
+	if cc.RuntimeParams["application_name"] != "sluice" {
+		t.Errorf("application_name = %q, want sluice", cc.RuntimeParams["application_name"])
+	}
+	if _, err := PostgresConnConfig(PostgresConfig{Host: "h", Port: 1, SSLMode: "verify-full", SSLRootCert: "/nonexistent/ca.pem"}); err == nil || !strings.Contains(err.Error(), "sslrootcert") {
 		t.Errorf("unreadable root certificate: err = %v", err)
 	}
-	for k, v := range map[string]string{"DateStyle": "ISO, YMD", "TimeZone": "UTC", "IntervalStyle": "iso_8601", "application_name": "sluice"} {
-		if cc.RuntimeParams[k] != v {
-			t.Errorf("runtime param %s = %q, want %q", k, cc.RuntimeParams[k], v)
-		}
-	}
-	if _, err := postgresConnConfig(PostgresConfig{Host: "h", Port: 0}); err == nil {
+	if _, err := PostgresConnConfig(PostgresConfig{Host: "h", Port: 0}); err == nil {
 		t.Error("port 0: want an error")
+	}
+}
+
+// TestPostgresConnConfigTLS: the CA, the client certificate and the mode
+// reach the TLS settings.
+func TestPostgresConnConfigTLS(t *testing.T) {
+	pki, err := local.NewTestPKI(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := PostgresConnConfig(PostgresConfig{Host: "127.0.0.1", Port: 5432, SSLMode: "verify-full", SSLRootCert: pki.CAFile, SSLCert: pki.ClientCert, SSLKey: pki.ClientKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.TLSConfig == nil || len(cc.Fallbacks) != 0 || cc.TLSConfig.ServerName != "127.0.0.1" || cc.TLSConfig.RootCAs == nil || cc.TLSConfig.InsecureSkipVerify {
+		t.Errorf("verify-full: TLS %+v fallbacks %d", cc.TLSConfig, len(cc.Fallbacks))
+	}
+	if cc.TLSConfig.GetClientCertificate == nil && len(cc.TLSConfig.Certificates) == 0 {
+		t.Error("verify-full: no client certificate")
+	}
+	if _, err := PostgresConnConfig(PostgresConfig{Host: "127.0.0.1", Port: 5432, SSLMode: "require", SSLCert: pki.ClientCert}); err == nil {
+		t.Error("sslcert without sslkey: want an error")
 	}
 }
 

@@ -66,7 +66,9 @@
 // that user owns the server's directory. [Postgres.User] (postgres) logs in
 // over loopback, replication included, without a password; roles made with
 // [Postgres.CreateRole] log in with their password (scram-sha-256), through
-// [Postgres.UserDSN].
+// [Postgres.UserDSN]. With [PostgresOptions.TLS] the server takes TCP
+// connections only over TLS (hostssl), the harness's own included, and
+// lets [Postgres.CertUser] in by the PKI's client certificate.
 //
 // Kafka runs one node that is both broker and controller, with replication
 // factors of 1, auto.create.topics.enable=false and a log cleaner that wakes
@@ -88,6 +90,13 @@
 //	}})
 //	// kgo.SeedBrokers(kafka.SASLSSLBootstrap()), kgo.DialTLSConfig(pki.ClientTLS()),
 //	// kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism())
+//
+// With [MariaDBOptions.TLS] MariaDB serves the PKI's server certificate and
+// refuses plain-text TCP logins (require_secure_transport=ON; MariaDB
+// answers them "access denied", error 1045); [MariaDB.Conn] and
+// [MariaDB.Exec] connect over TLS, verified against the CA, and
+// [MariaDB.X509User] is an account created REQUIRE X509 with the privileges
+// sluice needs, which logs in with the client certificate only.
 //
 // # Schema registry
 //

@@ -35,6 +35,13 @@ type MariaDBOptions struct {
 	// Keep leaves Dir in place on Stop. Without it Stop removes Dir, even
 	// one the caller named.
 	Keep bool
+	// TLS, when set, makes the server speak TLS with the PKI's server
+	// certificate (ssl-ca, ssl-cert, ssl-key) and refuse plain-text TCP
+	// connections (require_secure_transport=ON). [MariaDB.Conn] then
+	// connects over TLS, verifying the server against the PKI's CA, and
+	// the server gets the account [MariaDB.X509User], which logs in only
+	// with a client certificate the CA signed.
+	TLS *TestPKI
 }
 
 // MariaDB is a running MariaDB server started by [StartMariaDB]. Its methods
@@ -43,12 +50,32 @@ type MariaDB struct {
 	port int
 	dir  string
 	srv  *server
+	pki  *TestPKI // the server's certificates; nil for plain text
 }
 
 const (
 	mariadbUser     = "root"
 	mariadbPassword = ""
+	// mariadbX509User is the account of [MariaDB.X509User].
+	mariadbX509User = "sluice_x509"
 )
+
+// mariadbSluiceGrants are the privileges sluice needs: SELECT to read the
+// tables, RELOAD for the snapshot's brief global read lock, REPLICATION
+// SLAVE to read the binlog and BINLOG MONITOR (MariaDB's name for
+// REPLICATION CLIENT) to read the binlog position.
+const mariadbSluiceGrants = "SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR"
+
+// x509UserStatements (re)create [MariaDB.X509User]: no password, REQUIRE
+// X509 (a client certificate signed by a CA the server trusts), and the
+// privileges sluice needs.
+func x509UserStatements() []string {
+	account := "'" + mariadbX509User + "'@'%'"
+	return []string{
+		"CREATE OR REPLACE USER " + account + " REQUIRE X509",
+		"GRANT " + mariadbSluiceGrants + " ON *.* TO " + account,
+	}
+}
 
 // InstallMariaDB installs mariadb-server and mariadb-client from Debian's
 // packages unless mariadbd and mariadb-install-db are already present. It
@@ -127,7 +154,7 @@ func StartMariaDB(ctx context.Context, opt MariaDBOptions) (*MariaDB, error) {
 	if err := initMariaDBDataDir(ctx, installDB, dir); err != nil {
 		return fail(err)
 	}
-	m := &MariaDB{dir: dir, srv: srv}
+	m := &MariaDB{dir: dir, srv: srv, pki: opt.TLS}
 	srv.outLog = filepath.Join(dir, "mariadbd.out")
 	srv.logs = []string{filepath.Join(dir, "mariadbd.err"), srv.outLog}
 	srv.probe = func(ctx context.Context) error {
@@ -165,6 +192,11 @@ func StartMariaDB(ctx context.Context, opt MariaDBOptions) (*MariaDB, error) {
 		}
 		err = srv.start(ctx)
 		if err == nil {
+			if opt.TLS != nil {
+				if err := m.Exec(ctx, x509UserStatements()...); err != nil {
+					return fail(fmt.Errorf("start mariadb: create user %s: %w", mariadbX509User, err))
+				}
+			}
 			return m, nil
 		}
 		if opt.Port != 0 || attempt == 3 || !isAddrInUse(err) {
@@ -229,6 +261,10 @@ func mariadbArgs(mariadbd, dir, socket string, port int, root bool, opt MariaDBO
 	}
 	if opt.NoBinlog {
 		args = removeOption(args, "log-bin")
+	}
+	if p := opt.TLS; p != nil {
+		args = append(args, "--ssl-ca="+p.CAFile, "--ssl-cert="+p.ServerCert, "--ssl-key="+p.ServerKey,
+			"--require-secure-transport=ON")
 	}
 	for _, a := range opt.Args {
 		k := optionKey(a)
@@ -300,12 +336,26 @@ func (m *MariaDB) User() string { return mariadbUser }
 // Password returns the password of [MariaDB.User], which is empty.
 func (m *MariaDB) Password() string { return mariadbPassword }
 
+// X509User returns, on a server started with [MariaDBOptions.TLS], the
+// account created REQUIRE X509 with the privileges sluice needs (SELECT,
+// RELOAD, REPLICATION SLAVE, BINLOG MONITOR) and no password: it logs in
+// over TLS with the PKI's client certificate (or another its CA signed)
+// and is refused without one. It returns "" on a server without TLS.
+func (m *MariaDB) X509User() string {
+	if m.pki == nil {
+		return ""
+	}
+	return mariadbX509User
+}
+
 // Dir returns the directory that holds the data directory and the logs.
 func (m *MariaDB) Dir() string { return m.dir }
 
-// Conn opens a new connection as [MariaDB.User], with no default database.
-// It blocks until the handshake is done or ctx is done; ctx does not govern
-// the returned connection, which the caller closes.
+// Conn opens a new connection as [MariaDB.User], with no default database,
+// over TLS verified against the PKI's CA on a server started with
+// [MariaDBOptions.TLS]. It blocks until the handshake is done or ctx is
+// done; ctx does not govern the returned connection, which the caller
+// closes.
 func (m *MariaDB) Conn(ctx context.Context) (*client.Conn, error) {
 	var stop func() bool
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -322,7 +372,13 @@ func (m *MariaDB) Conn(ctx context.Context) (*client.Conn, error) {
 		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 		return nc, nil
 	}
-	c, err := client.ConnectWithDialer(ctx, "tcp", m.Addr(), mariadbUser, mariadbPassword, "", dial)
+	var opts []client.Option
+	if m.pki != nil {
+		tc := m.pki.ClientTLS()
+		tc.ServerName = m.Host()
+		opts = append(opts, func(c *client.Conn) error { c.SetTLSConfig(tc); return nil })
+	}
+	c, err := client.ConnectWithDialer(ctx, "tcp", m.Addr(), mariadbUser, mariadbPassword, "", dial, opts...)
 	if stop != nil && !stop() && err == nil {
 		_ = c.Close()
 		err = ctx.Err()

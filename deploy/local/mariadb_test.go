@@ -97,3 +97,36 @@ func TestDescribeStatementHidesCredentials(t *testing.T) {
 		t.Errorf("long statement not shortened: %d bytes", len(got))
 	}
 }
+
+func TestMariaDBArgsTLS(t *testing.T) {
+	pki := &TestPKI{CAFile: "/p/ca.pem", ServerCert: "/p/server.pem", ServerKey: "/p/server-key.pem"}
+	args, err := mariadbArgs("mariadbd", "/d", "/d/s", 1, false, MariaDBOptions{TLS: pki})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--ssl-ca=/p/ca.pem", "--ssl-cert=/p/server.pem", "--ssl-key=/p/server-key.pem", "--require-secure-transport=ON"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("missing %s in %q", want, args)
+		}
+	}
+	// Args may still let plain text in.
+	args, _ = mariadbArgs("mariadbd", "/d", "/d/s", 1, false, MariaDBOptions{TLS: pki, Args: []string{"--require_secure_transport=OFF"}})
+	if slices.Contains(args, "--require-secure-transport=ON") || !slices.Contains(args, "--require_secure_transport=OFF") {
+		t.Errorf("require_secure_transport not replaced: %q", args)
+	}
+	args, _ = mariadbArgs("mariadbd", "/d", "/d/s", 1, false, MariaDBOptions{})
+	if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--ssl") || strings.HasPrefix(a, "--require") }) {
+		t.Errorf("no TLS: want no ssl options, got %q", args)
+	}
+}
+
+func TestX509UserStatements(t *testing.T) {
+	got := x509UserStatements()
+	want := []string{
+		"CREATE OR REPLACE USER 'sluice_x509'@'%' REQUIRE X509",
+		"GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'sluice_x509'@'%'",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("x509UserStatements() = %q, want %q", got, want)
+	}
+}

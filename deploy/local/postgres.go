@@ -46,6 +46,16 @@ type PostgresOptions struct {
 	// Keep leaves Dir in place on Stop. Without it Stop removes Dir, even
 	// one the caller named.
 	Keep bool
+	// TLS, when set, turns ssl on with the PKI's server certificate (for
+	// localhost and 127.0.0.1) and writes a pg_hba.conf that accepts TCP
+	// connections only over TLS (hostssl lines, no host lines): postgres
+	// without a password as before, the role [Postgres.CertUser] by its
+	// client certificate only (cert; the PKI's client certificate names
+	// it), every other role by password. [Postgres.DSN] and [Postgres.Conn]
+	// then connect with sslmode=verify-full against the PKI's CA. The
+	// pg_hba.conf is written when the data directory is created: a reused
+	// one keeps its own.
+	TLS *TestPKI
 }
 
 // Postgres is a running PostgreSQL server started by [StartPostgres]. Its
@@ -55,12 +65,16 @@ type Postgres struct {
 	dir    string
 	binDir string
 	srv    *server
+	pki    *TestPKI // the server's certificates; nil for plain text
 }
 
 const (
 	// postgresUser is the superuser initdb creates; loopback trusts it.
 	postgresUser     = "postgres"
 	postgresPassword = ""
+	// postgresCertUser is [Postgres.CertUser]: the common name of a
+	// [TestPKI]'s client certificate.
+	postgresCertUser = "sluice-client"
 	// postgresOSUser is the system user Debian's postgresql package
 	// creates; as root the server runs as this user when it exists.
 	postgresOSUser = "postgres"
@@ -87,6 +101,29 @@ host    replication  postgres  127.0.0.1/32    trust
 host    all          all       127.0.0.1/32    scram-sha-256
 host    replication  all       127.0.0.1/32    scram-sha-256
 `
+
+// postgresTLSHBA is pg_hba.conf of a server with [PostgresOptions.TLS]:
+// the rules of postgresHBA, over TLS only, and the certificate user.
+const postgresTLSHBA = `# Throwaway server of sluice's local harness: TCP over TLS only.
+# TYPE   DATABASE     USER             ADDRESS         METHOD
+local    all          all                              trust
+local    replication  all                              trust
+hostssl  all          "sluice-client"  127.0.0.1/32    cert
+hostssl  replication  "sluice-client"  127.0.0.1/32    cert
+hostssl  all          postgres         127.0.0.1/32    trust
+hostssl  replication  postgres         127.0.0.1/32    trust
+hostssl  all          all              127.0.0.1/32    scram-sha-256
+hostssl  replication  all              127.0.0.1/32    scram-sha-256
+`
+
+// postgresTLSFiles are the names, in the server's directory, of the copies
+// of the PKI's files the server reads: the key must belong to the user
+// the server runs as.
+const (
+	postgresTLSCert = "server.crt"
+	postgresTLSKey  = "server.key"
+	postgresTLSCA   = "ca.crt"
+)
 
 // InstallPostgres returns the bin directory of the newest PostgreSQL under
 // /usr/lib/postgresql (or of postgres and initdb found in PATH), installing
@@ -370,10 +407,17 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 			}
 		}
 	}
-	if err := initPostgresDataDir(ctx, binDir, dir, acct); err != nil {
+	hba := postgresHBA
+	if opt.TLS != nil {
+		hba = postgresTLSHBA
+		if err := copyPostgresTLSFiles(opt.TLS, dir, acct); err != nil {
+			return fail(err)
+		}
+	}
+	if err := initPostgresDataDir(ctx, binDir, dir, hba, acct); err != nil {
 		return fail(err)
 	}
-	p := &Postgres{dir: dir, binDir: binDir, srv: srv}
+	p := &Postgres{dir: dir, binDir: binDir, srv: srv, pki: opt.TLS}
 	data := filepath.Join(dir, "data")
 	srv.outLog = filepath.Join(dir, "postgres.log")
 	srv.logs = []string{srv.outLog}
@@ -412,6 +456,11 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 		}
 		err = srv.start(ctx)
 		if err == nil {
+			if opt.TLS != nil {
+				if err := p.Exec(ctx, "", certUserStatement); err != nil {
+					return fail(fmt.Errorf("start postgresql: create role %s: %w", postgresCertUser, err))
+				}
+			}
 			return p, nil
 		}
 		if opt.Port != 0 || attempt == 3 || !isAddrInUse(err) {
@@ -420,11 +469,45 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 	}
 }
 
+// certUserStatement creates [Postgres.CertUser] unless it exists (a reused
+// data directory): no password, since pg_hba.conf lets it in by its
+// certificate only, and the rights of postgres, which the other tests run
+// sluice as (creating publications over tables postgres owns needs them).
+const certUserStatement = `DO $$BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'sluice-client') THEN
+    CREATE ROLE "sluice-client" LOGIN SUPERUSER REPLICATION;
+  END IF;
+END$$`
+
+// copyPostgresTLSFiles copies the PKI's server certificate, key and CA into
+// dir, owned by acct, the key readable by it alone, as the server demands.
+func copyPostgresTLSFiles(pki *TestPKI, dir string, acct postgresAccount) error {
+	for _, f := range []struct {
+		from, to string
+		mode     os.FileMode
+	}{{pki.ServerCert, postgresTLSCert, 0o644}, {pki.ServerKey, postgresTLSKey, 0o600}, {pki.CAFile, postgresTLSCA, 0o644}} {
+		data, err := os.ReadFile(f.from)
+		if err != nil {
+			return fmt.Errorf("start postgresql: TLS files: %w", err)
+		}
+		to := filepath.Join(dir, f.to)
+		if err := writeFileMode(to, data, f.mode); err != nil {
+			return fmt.Errorf("start postgresql: TLS files: %w", err)
+		}
+		if acct.cred != nil {
+			if err := os.Chown(to, int(acct.uid), int(acct.gid)); err != nil {
+				return fmt.Errorf("start postgresql: TLS files: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // initPostgresDataDir runs initdb into dir/data unless that directory is
-// already initialised, and writes its pg_hba.conf. It works in a temporary
-// directory renamed into place, so an interrupted run is never reused. It
-// blocks.
-func initPostgresDataDir(ctx context.Context, binDir, dir string, acct postgresAccount) error {
+// already initialised, and writes hba as its pg_hba.conf. It works in a
+// temporary directory renamed into place, so an interrupted run is never
+// reused. It blocks.
+func initPostgresDataDir(ctx context.Context, binDir, dir, hba string, acct postgresAccount) error {
 	data := filepath.Join(dir, "data")
 	if exists(filepath.Join(data, "PG_VERSION")) {
 		return nil
@@ -439,12 +522,12 @@ func initPostgresDataDir(ctx context.Context, binDir, dir string, acct postgresA
 	if err := runCommandAs(ctx, dir, filepath.Join(dir, "initdb.log"), argv, acct.cred); err != nil {
 		return fmt.Errorf("initialise postgresql data directory: %w", err)
 	}
-	hba := filepath.Join(tmp, "pg_hba.conf")
-	if err := os.WriteFile(hba, []byte(postgresHBA), 0o600); err != nil {
+	hbaFile := filepath.Join(tmp, "pg_hba.conf")
+	if err := os.WriteFile(hbaFile, []byte(hba), 0o600); err != nil {
 		return fmt.Errorf("initialise postgresql data directory: %w", err)
 	}
 	if acct.cred != nil {
-		if err := os.Chown(hba, int(acct.uid), int(acct.gid)); err != nil {
+		if err := os.Chown(hbaFile, int(acct.uid), int(acct.gid)); err != nil {
 			return fmt.Errorf("initialise postgresql data directory: %w", err)
 		}
 	}
@@ -480,6 +563,12 @@ func postgresArgs(postgres, dir, socketDir string, port int, opt PostgresOptions
 		"full_page_writes=off",
 		"shared_buffers=128MB",
 		"log_min_messages=warning",
+	}
+	if opt.TLS != nil {
+		settings = append(settings, "ssl=on",
+			"ssl_cert_file="+filepath.Join(dir, postgresTLSCert),
+			"ssl_key_file="+filepath.Join(dir, postgresTLSKey),
+			"ssl_ca_file="+filepath.Join(dir, postgresTLSCA))
 	}
 	for _, a := range opt.Args {
 		k := settingName(a)
@@ -545,6 +634,12 @@ func (p *Postgres) Addr() string { return net.JoinHostPort(p.Host(), strconv.Ito
 // without a password and may open replication connections.
 func (p *Postgres) User() string { return postgresUser }
 
+// CertUser returns the role that a server with [PostgresOptions.TLS] lets
+// in by client certificate only, "sluice-client" (the common name of the
+// PKI's client certificate): a superuser with REPLICATION and no password.
+// It exists only on such a server.
+func (p *Postgres) CertUser() string { return postgresCertUser }
+
 // Password returns the password of [Postgres.User], which is empty.
 func (p *Postgres) Password() string { return postgresPassword }
 
@@ -557,7 +652,9 @@ func (p *Postgres) BinDir() string { return p.binDir }
 
 // DSN returns the URL that connects as [Postgres.User] to database
 // ("postgres" when empty) without TLS:
-// "postgres://postgres@127.0.0.1:PORT/database?sslmode=disable".
+// "postgres://postgres@127.0.0.1:PORT/database?sslmode=disable"; with
+// [PostgresOptions.TLS] over TLS, the server verified against the PKI's
+// CA: "…?sslmode=verify-full&sslrootcert=CAFILE".
 func (p *Postgres) DSN(database string) string {
 	return p.UserDSN(postgresUser, postgresPassword, database)
 }
@@ -569,6 +666,9 @@ func (p *Postgres) UserDSN(role, password, database string) string {
 		database = "postgres"
 	}
 	u := &url.URL{Scheme: "postgres", User: url.User(role), Host: p.Addr(), Path: "/" + database, RawQuery: "sslmode=disable"}
+	if p.pki != nil {
+		u.RawQuery = url.Values{"sslmode": {"verify-full"}, "sslrootcert": {p.pki.CAFile}}.Encode()
+	}
 	if password != "" {
 		u.User = url.UserPassword(role, password)
 	}

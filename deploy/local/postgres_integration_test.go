@@ -4,6 +4,8 @@ package local
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -259,5 +261,68 @@ func TestPostgresReuseDir(t *testing.T) {
 	}
 	if exists(dir) {
 		t.Errorf("%s not removed by Stop without Keep", dir)
+	}
+}
+
+// TestPostgresTLS: with TLS the server takes TCP connections only over
+// TLS; the harness's own connections use it, and the certificate user gets
+// in with the PKI's client certificate only.
+func TestPostgresTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	pki, err := NewTestPKI(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := StartPostgres(ctx, PostgresOptions{TLS: pki})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+
+	c, err := pg.Conn(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ssl bool
+	err = c.QueryRow(ctx, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl)
+	c.Close(context.Background())
+	if err != nil || !ssl {
+		t.Errorf("the harness's connection: ssl %v, %v; want TLS", ssl, err)
+	}
+	if err := identifySystem(ctx, pg.DSN("")); err != nil {
+		t.Errorf("replication connection as postgres: %v", err)
+	}
+
+	var pe *pgconn.PgError
+	plain := "postgres://postgres@" + pg.Addr() + "/postgres?sslmode=disable"
+	if c, err := pgx.Connect(ctx, plain); err == nil {
+		c.Close(context.Background())
+		t.Error("a connection without TLS was accepted")
+	} else if !errors.As(err, &pe) || pe.Code != "28000" {
+		t.Errorf("without TLS: %v, want SQLSTATE 28000", err)
+	}
+
+	base := "postgres://" + pg.CertUser() + "@" + pg.Addr() + "/postgres?" + url.Values{
+		"sslmode": {"verify-full"}, "sslrootcert": {pki.CAFile}}.Encode()
+	withCert := base + "&" + url.Values{"sslcert": {pki.ClientCert}, "sslkey": {pki.ClientKey}}.Encode()
+	cc, err := pgx.Connect(ctx, withCert)
+	if err != nil {
+		t.Fatalf("certificate user with its certificate: %v", err)
+	}
+	var super, repl bool
+	err = cc.QueryRow(ctx, "SELECT rolsuper, rolreplication FROM pg_roles WHERE rolname = current_user").Scan(&super, &repl)
+	cc.Close(context.Background())
+	if err != nil || !super || !repl {
+		t.Errorf("certificate user: superuser %v replication %v, %v", super, repl, err)
+	}
+	if err := identifySystem(ctx, withCert); err != nil {
+		t.Errorf("replication connection as the certificate user: %v", err)
+	}
+	if c, err := pgx.Connect(ctx, base); err == nil {
+		c.Close(context.Background())
+		t.Error("the certificate user got in without a certificate")
+	} else if !errors.As(err, &pe) || pe.Code != "28000" {
+		t.Errorf("certificate user without a certificate: %v, want SQLSTATE 28000", err)
 	}
 }

@@ -47,6 +47,50 @@ func TestPostgresArgsDefaults(t *testing.T) {
 	}
 }
 
+func TestPostgresArgsTLS(t *testing.T) {
+	argv, err := postgresArgs("/pg/postgres", "/d", "/d", 5433, PostgresOptions{TLS: &TestPKI{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := settings(argv)
+	for _, want := range []string{"ssl=on", "ssl_cert_file=/d/server.crt", "ssl_key_file=/d/server.key", "ssl_ca_file=/d/ca.crt"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("missing -c %s in %q", want, argv)
+		}
+	}
+}
+
+// TestPostgresTLSHBA: with TLS, TCP connections are accepted only over
+// TLS, and the certificate user only by its certificate.
+func TestPostgresTLSHBA(t *testing.T) {
+	var lines []string
+	for _, l := range strings.Split(postgresTLSHBA, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "host ") || strings.HasPrefix(l, "hostnossl ") {
+			t.Errorf("pg_hba.conf accepts TCP without TLS: %q", l)
+		}
+	}
+	for _, want := range []string{
+		`hostssl all "sluice-client" 127.0.0.1/32 cert`,
+		`hostssl replication "sluice-client" 127.0.0.1/32 cert`,
+		"hostssl all postgres 127.0.0.1/32 trust",
+		"hostssl replication all 127.0.0.1/32 scram-sha-256",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("pg_hba.conf lacks %q", want)
+		}
+	}
+	// The first line that matches decides: the certificate user's come
+	// before the catch-all password lines.
+	if slices.Index(lines, `hostssl all "sluice-client" 127.0.0.1/32 cert`) > slices.Index(lines, "hostssl all all 127.0.0.1/32 scram-sha-256") {
+		t.Error("the certificate user's line comes after the password line that would match it first")
+	}
+}
+
 func TestPostgresArgsOverride(t *testing.T) {
 	argv, err := postgresArgs("postgres", "/d", "/s", 1, PostgresOptions{
 		Args: []string{"wal_level=replica", "Max_Replication_Slots=1", "max-wal-senders=2", "max_connections=20", "auto_explain.log_min_duration=0"},
@@ -318,6 +362,14 @@ func TestPostgresDSN(t *testing.T) {
 	}
 	if p.Addr() != "127.0.0.1:5433" || p.User() != "postgres" || p.Password() != "" {
 		t.Errorf("Addr %s User %s Password %q", p.Addr(), p.User(), p.Password())
+	}
+	p.pki = &TestPKI{CAFile: "/tmp/pki dir/ca.pem"}
+	u, err = url.Parse(p.DSN("shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := u.Query(); q.Get("sslmode") != "verify-full" || q.Get("sslrootcert") != "/tmp/pki dir/ca.pem" || u.User.Username() != "postgres" {
+		t.Errorf("TLS DSN = %s, want sslmode verify-full with the PKI's CA", u)
 	}
 }
 
