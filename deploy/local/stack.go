@@ -10,17 +10,19 @@ import (
 	"strings"
 )
 
-// StartMariaDBAndKafka starts MariaDB and Kafka side by side in
-// dir/mariadb and dir/kafka, keeping their data on Stop when keep is set.
-// It blocks until both serve clients; on error neither is left running.
-func StartMariaDBAndKafka(ctx context.Context, dir string, keep bool) (*MariaDB, *Kafka, error) {
+// StartMariaDBAndKafka starts MariaDB (with dbOpt, its Dir and Keep set
+// here) and Kafka side by side in dir/mariadb and dir/kafka, keeping their
+// data on Stop when keep is set. It blocks until both serve clients; on
+// error neither is left running.
+func StartMariaDBAndKafka(ctx context.Context, dir string, keep bool, dbOpt MariaDBOptions) (*MariaDB, *Kafka, error) {
+	dbOpt.Dir, dbOpt.Keep = filepath.Join(dir, "mariadb"), keep
 	type started struct {
 		db  *MariaDB
 		err error
 	}
 	dbc := make(chan started, 1)
 	go func() {
-		db, err := StartMariaDB(ctx, MariaDBOptions{Dir: filepath.Join(dir, "mariadb"), Keep: keep})
+		db, err := StartMariaDB(ctx, dbOpt)
 		dbc <- started{db, err}
 	}()
 	kafka, kerr := StartKafka(ctx, KafkaOptions{Dir: filepath.Join(dir, "kafka"), Keep: keep})

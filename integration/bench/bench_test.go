@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/deploy/local"
 )
 
@@ -155,6 +156,10 @@ func TestSluiceConfigYAML(t *testing.T) {
 		Source struct {
 			Type, Host, User string
 			Port             int
+			TLS              struct {
+				Mode   string
+				CAFile string `yaml:"ca_file"`
+			}
 		}
 		Tables struct{ Include []string }
 		Kafka  struct {
@@ -178,6 +183,23 @@ func TestSluiceConfigYAML(t *testing.T) {
 	}
 	if strings.Contains(strings.ToLower(c.yaml()), "password") {
 		t.Error("the config must not carry a password")
+	}
+	if got.Source.TLS.Mode != "disabled" || got.Source.TLS.CAFile != "" {
+		t.Errorf("plain-text phases: source.tls %+v, want mode disabled", got.Source.TLS)
+	}
+	// The files sluice gets load as its own configuration, the tls
+	// phase's included.
+	c.TLSMode, c.CAFile = "verify_identity", "/tmp/ca.pem"
+	path := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(path, []byte(c.yaml()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, nil, nil)
+	if err != nil {
+		t.Fatalf("sluice would refuse the bench's configuration: %v\n%s", err, c.yaml())
+	}
+	if cfg.Source.TLS.Mode != "verify_identity" || cfg.Source.TLS.CAFile != "/tmp/ca.pem" {
+		t.Errorf("tls phase: source.tls %+v", cfg.Source.TLS)
 	}
 }
 
@@ -532,5 +554,30 @@ func TestMarkdownPostgresAndFormats(t *testing.T) {
 	}
 	if strings.Contains(md, "%!") || strings.Contains(md, "SEQUENCE engine") {
 		t.Errorf("report has a formatting error or MariaDB's method without MariaDB:\n%s", md)
+	}
+}
+
+func TestMarkdownTLS(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	mk := func(title string, secs float64) *phase {
+		return &phase{Title: title, Format: "json", Snapshot: true, Records: 1_000_000, Start: t0, CPU: 3 * time.Second, PeakRSS: 60e6,
+			Seen: progress{First: t0.Add(500 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second)))}}
+	}
+	r := &results{Options: options{rows: 1_000_000, chunk: 10_000, conns: 4, idleWait: time.Minute, sources: []string{"mysql"}, formats: []string{"json"}},
+		Began: t0, Elapsed: time.Minute}
+	r.Snapshot = mk("Snapshot of 1,000,000 rows, json", 10)
+	r.addTLS("snapshot", true, mk("Snapshot of 1,000,000 rows, json, TLS", 12.5)) // 80 k/s
+	r.addTLS("snapshot", false, mk("Snapshot of 1,000,000 rows, json, plain text", 10))
+	r.addTLS("snapshot", false, r.Snapshot)
+	md := r.markdown()
+	for _, want := range []string{
+		"| TLS against plain text, MariaDB snapshot (source.tls.mode verify_identity) | plain text 100 k/s and 100 k/s, TLS 80 k/s: **TLS at 80%** (costs 20%) | measured | |",
+		"## TLS against plain text",
+		"| MariaDB snapshot | 100,000, 100,000 | 80,000 | 80% |",
+		"| Snapshot of 1,000,000 rows, json, TLS | 1,000,000 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
 	}
 }

@@ -56,8 +56,10 @@ func parseChoice(flagName, s string, choices ...string) ([]string, error) {
 // phaseNames are the phases -only may name; the snapshot of the main
 // table always runs, because the streams resume from its checkpoint.
 // small and 10x are MariaDB's alone; multi, single and tx run on every
-// -source; encoders is the schema package's micro-benchmarks.
-var phaseNames = []string{"small", "multi", "single", "tx", "10x", "encoders"}
+// -source; encoders is the schema package's micro-benchmarks; tls repeats
+// MariaDB's main snapshot and, with multi, its multi-row stream over TLS,
+// beside a second plain-text run.
+var phaseNames = []string{"small", "multi", "single", "tx", "10x", "encoders", "tls"}
 
 // runs reports whether the phase named name runs.
 func (o options) runs(name string) bool {
@@ -310,6 +312,20 @@ func (b *bench) runPhases(ctx context.Context, o options, res *results) error {
 		res.addFormat("mysql", "snapshot", ph)
 	}
 	mainCfg := b.mysqlConfig(o.formats[0], include...)
+	if o.runs("tls") {
+		for _, tls := range []bool{true, false} {
+			cfg := b.tlsConfig(tls, include...)
+			ph := &phase{Key: "snapshot-" + cfg.Name, Source: "mysql", Format: "json", Title: "Snapshot of " + thousands(o.rows) + " rows, json, " + tlsLabel(tls),
+				Snapshot: true, Topic: topicOf(cfg.Name, "orders"), Records: o.rows}
+			if err := b.measure(ctx, ph, cfg); err != nil {
+				return err
+			}
+			res.addTLS("snapshot", tls, ph)
+		}
+		if res.Snapshot != nil && res.Snapshot.Format == "json" {
+			res.addTLS("snapshot", false, res.Snapshot)
+		}
+	}
 
 	if o.runs("multi") {
 		if err := b.streamMulti(ctx, o, res, include); err != nil {
@@ -367,8 +383,43 @@ func (b *bench) streamMulti(ctx context.Context, o options, res *results, includ
 			res.StreamMulti = ph
 		}
 		res.addFormat("mysql", "stream", ph)
+		if f == "json" && o.runs("tls") {
+			res.addTLS("stream", false, ph)
+		}
+	}
+	if o.runs("tls") {
+		for _, tls := range []bool{true, false} {
+			cfg := b.tlsConfig(tls, include...)
+			ph := &phase{Key: "stream-multi-" + cfg.Name, Source: "mysql", Format: "json",
+				Title: fmt.Sprintf("Stream of %s changes in %s-row transactions, json, %s", thousands(o.rows), thousands(o.chunk), tlsLabel(tls)),
+				Topic: topicOf(cfg.Name, "orders"), Records: o.rows, Backlog: bl}
+			if err := b.measure(ctx, ph, cfg); err != nil {
+				return err
+			}
+			res.addTLS("stream", tls, ph)
+		}
 	}
 	return nil
+}
+
+// tlsConfig is the configuration of the tls phase's sources: "bench-tls"
+// with source.tls.mode verify_identity against the bench's CA, and
+// "bench-plain", a second plain-text source, so the TLS run sits between
+// two plain-text runs of the same phase.
+func (b *bench) tlsConfig(tls bool, include ...string) sluiceConfig {
+	if !tls {
+		return b.config("bench-plain", include...)
+	}
+	c := b.config("bench-tls", include...)
+	c.TLSMode, c.CAFile = "verify_identity", b.pki.CAFile
+	return c
+}
+
+func tlsLabel(tls bool) string {
+	if tls {
+		return "TLS"
+	}
+	return "plain text"
 }
 
 // streamSingle measures the drain of single-row transactions.

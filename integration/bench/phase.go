@@ -98,7 +98,8 @@ type bench struct {
 	profile  bool
 	extra    []string // extra sluice flags
 	topicCfg [][2]string
-	idleWait time.Duration // longest wait for an idle machine before a phase
+	idleWait time.Duration  // longest wait for an idle machine before a phase
+	pki      *local.TestPKI // MariaDB's certificates for the tls phase; nil without it
 }
 
 // config returns a sluice configuration for the MariaDB source name

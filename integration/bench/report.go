@@ -54,6 +54,7 @@ type results struct {
 
 	PG       *pgResults     // nil when PostgreSQL was not measured
 	Formats  []formatRun    // the phases run in more than one format
+	TLS      []tlsRun       // MariaDB's phases over TLS and plain text (report_tls.go)
 	Encoders []encoderBench // the schema package's micro-benchmarks, nil when not run
 }
 
@@ -324,6 +325,7 @@ func (r *results) markdown() string {
 	}
 	w("%s", r.pgResultRows())
 	w("%s", r.formatResultRows())
+	w("%s", r.tlsResultRows())
 	for _, p := range r.allPhases() {
 		w("| sluice CPU per 1 M records, %s | %.2f s | — | |\n", lowerFirst(p.Title), p.CPUPerMillion().Seconds())
 	}
@@ -381,6 +383,7 @@ func (r *results) markdown() string {
 	w("%s", r.pgCeilingRows())
 	w("\n")
 	w("%s", r.formatSection())
+	w("%s", r.tlsSection())
 
 	w("## Method\n\n")
 	w("### Machine and versions\n\n")

@@ -29,6 +29,11 @@ func (r *results) allPhases() []*phase {
 		}
 	}
 	add("mysql")
+	for _, t := range r.TLS {
+		if !slices.Contains(out, t.Phase) {
+			out = append(out, t.Phase)
+		}
+	}
 	if r.PG != nil {
 		out = append(out, r.PG.phases()...)
 	}

@@ -19,8 +19,17 @@ func (b *bench) startServers(ctx context.Context, o options) (err error) {
 		}
 	}()
 	if o.mysql() {
+		var dbOpt local.MariaDBOptions
+		if o.runs("tls") {
+			// TLS offered, not required: the same server serves the
+			// plain-text and the TLS phases.
+			if b.pki, err = local.NewTestPKI(filepath.Join(b.work, "pki")); err != nil {
+				return err
+			}
+			dbOpt = local.MariaDBOptions{TLS: b.pki, Args: []string{"--require-secure-transport=OFF"}}
+		}
 		say("Starting MariaDB and Kafka (deploy/local) under %s", b.work)
-		if b.db, b.kafka, err = local.StartMariaDBAndKafka(ctx, b.work, false); err != nil {
+		if b.db, b.kafka, err = local.StartMariaDBAndKafka(ctx, b.work, false, dbOpt); err != nil {
 			return err
 		}
 	} else {

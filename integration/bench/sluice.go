@@ -39,6 +39,10 @@ type sluiceConfig struct {
 	CheckpointTopic string
 	// TopicConfig is kafka.topic_config, in the order given.
 	TopicConfig [][2]string
+	// TLSMode is MariaDB's source.tls.mode, "" meaning disabled (the
+	// phases measure plain text unless they say otherwise); CAFile its
+	// source.tls.ca_file.
+	TLSMode, CAFile string
 }
 
 // yaml renders the configuration (docs/configuration.md). The password is
@@ -58,6 +62,15 @@ func (c sluiceConfig) yaml() string {
 	fmt.Fprintf(&b, "source:\n  type: %s\n  host: 127.0.0.1\n  port: %d\n  user: %s\n", typ, c.DBPort, user)
 	if c.Type == "postgresql" {
 		fmt.Fprintf(&b, "  database: %s\n  slot: %s\n  publication: %s\n  sslmode: disable\n", q(c.Database), q(c.Slot), q(c.Publication))
+	} else {
+		mode := c.TLSMode
+		if mode == "" {
+			mode = "disabled"
+		}
+		fmt.Fprintf(&b, "  tls:\n    mode: %s\n", mode)
+		if c.CAFile != "" {
+			fmt.Fprintf(&b, "    ca_file: %s\n", q(c.CAFile))
+		}
 	}
 	fmt.Fprintf(&b, "tables:\n  include: [%s]\n", strings.Join(inc, ", "))
 	fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n  topic_prefix: %s\n  checkpoint_topic: %s\n", q(c.Brokers), q(c.TopicPrefix), q(c.CheckpointTopic))
