@@ -69,13 +69,18 @@ func runSecure(t *testing.T, f *fixture) {
 	p.stop()
 }
 
-// TestKafkaSASLSSL: SCRAM-SHA-512 over TLS, the mechanism of MSK and
-// most self-run clusters, end to end.
+// TestKafkaSASLSSL: each password mechanism over TLS, end to end:
+// SCRAM-SHA-512 (MSK, most self-run clusters), SCRAM-SHA-256 and PLAIN
+// (Confluent Cloud).
 func TestKafkaSASLSSL(t *testing.T) {
-	f := newFixture(t)
-	f.brokers = kafka.SASLSSLBootstrap()
-	f.kafkaYAML = saslYAML(t, "SCRAM-SHA-512", saslPassword)
-	runSecure(t, f)
+	for _, m := range []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"} {
+		t.Run(m, func(t *testing.T) {
+			f := newFixture(t)
+			f.brokers = kafka.SASLSSLBootstrap()
+			f.kafkaYAML = saslYAML(t, m, saslPassword)
+			runSecure(t, f)
+		})
+	}
 }
 
 // TestKafkaMutualTLS: a listener that requires a client certificate, end
@@ -132,6 +137,11 @@ func TestKafkaSecurityCheck(t *testing.T) {
 			[]string{"refused the TLS handshake (", "set kafka.tls.cert_file and key_file"}},
 		{"no sasl on a sasl listener", kafka.SASLSSLBootstrap(), tlsOnly(pki.CAFile),
 			[]string{"closed the connection at sluice's first request (", "the listener wants SASL"}},
+		{"unknown user", kafka.SASLSSLBootstrap(), strings.Replace(saslYAML(t, "SCRAM-SHA-512", saslPassword), "username: "+saslUser, "username: nobody", 1),
+			[]string{"refused the SASL SCRAM-SHA-512 credentials (", "the user must exist on the cluster"}},
+		{"mechanism the listener does not offer", kafka.SASLSSLBootstrap(),
+			tlsOnly(pki.CAFile) + "  sasl:\n    mechanism: OAUTHBEARER\n    token_file: " + secretFile(t, "a-token") + "\n",
+			[]string{"does not offer SASL OAUTHBEARER on this listener (", "set kafka.sasl.mechanism to one the listener enables"}},
 	} {
 		out, err := check(tt.brokers, tt.yaml)
 		if err == nil {
