@@ -38,9 +38,7 @@ func (e *Engine) Check(ctx context.Context) Report {
 	if c, ok := e.src.(Checker); ok {
 		r.Problems, r.Notes = c.Check(ctx)
 	}
-	if kcfg, err := sinkConfig(&e.cfg); err != nil {
-		r.Problems = append(r.Problems, sluice.Problem{Message: err.Error()})
-	} else if client, err := sink.NewClient(ctx, kcfg); err != nil {
+	if client, err := sink.NewClient(ctx, e.kcfg); err != nil {
 		r.Problems = append(r.Problems, sluice.Problem{Message: err.Error()})
 	} else {
 		client.Close()

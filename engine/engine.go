@@ -28,6 +28,7 @@ const shutdownTimeout = 30 * time.Second
 // [Engine.Status] may be called from any goroutine at any time.
 type Engine struct {
 	cfg   config.Config
+	kcfg  sink.Config // the Kafka side of cfg, its TLS and SASL built
 	log   *slog.Logger
 	src   Source
 	hooks hooks
@@ -116,7 +117,11 @@ func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	if err := cfg.CheckFiles(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, log: slog.Default()}
+	kcfg, err := sinkConfig(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, kcfg: kcfg, log: slog.Default()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -188,10 +193,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 
 	warnSecurity(cfg, log)
-	kcfg, err := sinkConfig(cfg)
-	if err != nil {
-		return err
-	}
+	kcfg := e.kcfg
 	client, err := sink.NewClient(ctx, kcfg)
 	if err != nil {
 		return err
@@ -210,16 +212,13 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 
 	prod := sink.New(client, kcfg, log)
-	e.st.setCommitted(func() (sluice.Position, bool) {
-		cp, ok := prod.Acked()
-		return cp.Position, ok
-	})
 	enc, err := newEncoder(cfg, log)
 	if err != nil {
 		return err
 	}
 	builder := tombstone.NewBuilder(cfg.Kafka.TopicPrefix, enc)
 	pipe := newPipeline(cfg.Name, builder, prod, adm, kcfg, log, e.st, e.hooks)
+	e.st.setCommitted(pipe.Acked)
 
 	// The producer's checkpoint loop runs beside the source; the first of
 	// the two to fail stops the other.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -197,7 +196,6 @@ func (t *tracker) status() Status {
 	for i, tp := range t.tables {
 		s.Snapshot.Tables[i] = TableProgress{Table: tp.name, Rows: tp.rows.Load(), Done: tp.done}
 	}
-	s.Snapshot.Tables = slices.Clip(s.Snapshot.Tables)
 	if ns := t.lastEvent.Load(); ns != 0 {
 		s.LastEventTime = time.Unix(0, ns).UTC()
 	}

@@ -3,7 +3,6 @@ package pgoutput
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluice-cdc/sluice/internal/retry"
+	"github.com/sluice-cdc/sluice/internal/tlserr"
 )
 
 // Errors that Run, CreateSlot and the publication and slot functions wrap,
@@ -126,18 +126,11 @@ func classify(err error, op, slot, publication string) error {
 				ErrPermission, op, err)
 		}
 	}
-	var (
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-	)
-	switch {
-	case errors.As(err, &unknownCA):
-		return fmt.Errorf("%s: TLS: the server's certificate is signed by a CA sluice does not trust (%w): set source.sslrootcert (or source.tls.ca_file) to the CA certificate that signed it", op, err)
-	case errors.As(err, &hostname):
-		return fmt.Errorf("%s: TLS: the server's certificate is not valid for the name sluice connected to (%w): connect by a name the certificate carries (source.host), or use source.sslmode verify-ca", op, err)
-	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		return fmt.Errorf("%s: TLS: the server's certificate has expired or is not valid yet (%w): renew the server's certificate, or check this host's clock", op, err)
+	if cerr := tlserr.Error(op, "server", err, map[tlserr.Kind]string{
+		tlserr.UnknownCA: "set source.sslrootcert (or source.tls.ca_file) to the CA certificate that signed it",
+		tlserr.WrongName: "connect by a name the certificate carries (source.host), or use source.sslmode verify-ca",
+	}); cerr != nil {
+		return cerr
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -206,12 +199,7 @@ func Retryable(err error) bool {
 		return strings.HasPrefix(pe.Code, classConnectionException)
 	}
 	// The server's certificate stays what it is until someone acts.
-	var (
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-	)
-	if errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+	if tlserr.Permanent(err) {
 		return false
 	}
 	var ce *pgconn.ConnectError

@@ -3,7 +3,6 @@ package sink
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-cdc/sluice/internal/tlserr"
 )
 
 // connectError names the cause and the fix of a failed first request to
@@ -22,12 +23,12 @@ import (
 // blocks for at most probeTimeout.
 func connectError(ctx context.Context, cfg Config, err error) error {
 	brokers := strings.Join(cfg.Brokers, ",")
-	var (
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		notTLS    tls.RecordHeaderError
-	)
+	if cerr := tlserr.Error("kafka at "+brokers, "broker", err, map[tlserr.Kind]string{
+		tlserr.UnknownCA: "set kafka.tls.ca_file to the CA certificate that signed it",
+		tlserr.WrongName: "connect by a name the certificate carries, or set kafka.tls.server_name to it",
+	}); cerr != nil {
+		return cerr
+	}
 	switch {
 	case errors.Is(err, kerr.SaslAuthenticationFailed):
 		return fmt.Errorf("kafka at %s refused the SASL %s credentials (%w): check kafka.sasl.username and kafka.sasl.password; for SCRAM the user must exist on the cluster with a SCRAM credential for this mechanism",
@@ -35,13 +36,7 @@ func connectError(ctx context.Context, cfg Config, err error) error {
 	case errors.Is(err, kerr.UnsupportedSaslMechanism):
 		return fmt.Errorf("kafka at %s does not offer SASL %s on this listener (%w): set kafka.sasl.mechanism to one the listener enables (sasl.enabled.mechanisms)",
 			brokers, mechanismName(cfg), err)
-	case errors.As(err, &unknownCA):
-		return fmt.Errorf("kafka at %s: TLS: the broker's certificate is signed by a CA sluice does not trust (%w): set kafka.tls.ca_file to the CA certificate that signed it", brokers, err)
-	case errors.As(err, &hostname):
-		return fmt.Errorf("kafka at %s: TLS: the broker's certificate is not valid for the name sluice connected to (%w): connect by a name the certificate carries, or set kafka.tls.server_name to it", brokers, err)
-	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		return fmt.Errorf("kafka at %s: TLS: the broker's certificate has expired or is not valid yet (%w): renew the broker's certificate, or check this host's clock", brokers, err)
-	case errors.As(err, &notTLS):
+	case tlserr.Classify(err) == tlserr.NotTLS:
 		return fmt.Errorf("kafka at %s did not answer in TLS (%w): the listener is PLAINTEXT or SASL_PLAINTEXT; set kafka.tls.enabled: false or use the port of the SSL / SASL_SSL listener", brokers, err)
 	case cfg.TLS != nil && isTLSAlert(err):
 		return fmt.Errorf("kafka at %s refused the TLS handshake (%w): if the listener requires a client certificate (ssl.client.auth=required) set kafka.tls.cert_file and key_file to one signed by a CA the broker trusts", brokers, err)

@@ -3,7 +3,6 @@ package snapshot
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/tlserr"
 )
 
 // Config describes the source connection and what to read.
@@ -78,13 +78,13 @@ const erSecureTransportRequired = 3159
 // connectError names the cause and the fix of a failed connection; t is
 // the TLS configuration sluice connected with, nil for plain text.
 func connectError(addr, user string, t *tls.Config, err error) error {
-	var (
-		me        *mysql.MyError
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		notTLS    tls.RecordHeaderError
-	)
+	if cerr := tlserr.Error("mysql "+addr, "server", err, map[tlserr.Kind]string{
+		tlserr.UnknownCA: "set source.tls.ca_file to the CA certificate that signed it",
+		tlserr.WrongName: "connect by a name the certificate carries, set source.tls.server_name, or use source.tls.mode verify_ca",
+	}); cerr != nil {
+		return cerr
+	}
+	var me *mysql.MyError
 	switch {
 	case errors.As(err, &me) && me.Code == erSecureTransportRequired:
 		return fmt.Errorf("mysql %s requires TLS (require_secure_transport=ON) and source.tls.mode is disabled: set source.tls.mode to verify_identity (or required, verify_ca)", addr)
@@ -99,13 +99,7 @@ func connectError(addr, user string, t *tls.Config, err error) error {
 			fix = "; if the user is created REQUIRE SUBJECT or ISSUER, check that source.tls.cert_file is the certificate it names"
 		}
 		return fmt.Errorf("mysql %s: access denied for user %q: check source.user and the password (source.password, source.password_file or SLUICE_SOURCE_PASSWORD)%s", addr, user, fix)
-	case errors.As(err, &unknownCA):
-		return fmt.Errorf("mysql %s: TLS: the server's certificate is signed by a CA sluice does not trust (%v): set source.tls.ca_file to the CA certificate that signed it", addr, err)
-	case errors.As(err, &hostname):
-		return fmt.Errorf("mysql %s: TLS: the server's certificate is not valid for the name sluice connected to (%v): connect by a name the certificate carries, set source.tls.server_name, or use source.tls.mode verify_ca", addr, err)
-	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		return fmt.Errorf("mysql %s: TLS: the server's certificate has expired or is not valid yet (%v): renew the server's certificate, or check this host's clock", addr, err)
-	case errors.As(err, &notTLS):
+	case tlserr.Classify(err) == tlserr.NotTLS:
 		return fmt.Errorf("mysql %s: TLS failed: the server did not answer in TLS (%v)", addr, err)
 	case errors.As(err, &me):
 		// The server answered and refused: a locked account, too many

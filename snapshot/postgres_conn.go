@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sluice-cdc/sluice/internal/tlserr"
 	"github.com/sluice-cdc/sluice/schema"
 )
 
@@ -106,12 +106,10 @@ const (
 // connected with, never from the text of the error.
 func postgresConnectError(cfg PostgresConfig, err error) error {
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	var (
-		pe        *pgconn.PgError
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-	)
+	if cerr := tlserr.Error("postgresql "+addr, "server", err, postgresTLSFixes); cerr != nil {
+		return cerr
+	}
+	var pe *pgconn.PgError
 	switch {
 	case errors.As(err, &pe) && pe.Code == pgInvalidPassword:
 		return fmt.Errorf("postgresql %s: authentication failed for user %q (%s): check source.user and the password (source.password, source.password_file or SLUICE_SOURCE_PASSWORD) and pg_hba.conf", addr, cfg.User, pe.Message)
@@ -127,14 +125,16 @@ func postgresConnectError(cfg PostgresConfig, err error) error {
 		return fmt.Errorf("postgresql %s: database %q does not exist: check source.database", addr, cfg.Database)
 	case errors.As(err, &pe):
 		return fmt.Errorf("postgresql %s: connect as %q: %w", addr, cfg.User, err)
-	case errors.As(err, &unknownCA):
-		return fmt.Errorf("postgresql %s: TLS: the server's certificate is signed by a CA sluice does not trust (%w): set source.sslrootcert (or source.tls.ca_file) to the CA certificate that signed it", addr, err)
-	case errors.As(err, &hostname):
-		return fmt.Errorf("postgresql %s: TLS: the server's certificate is not valid for the name sluice connected to (%w): connect by a name the certificate carries (source.host), or use source.sslmode verify-ca", addr, err)
-	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		return fmt.Errorf("postgresql %s: TLS: the server's certificate has expired or is not valid yet (%w): renew the server's certificate, or check this host's clock", addr, err)
 	}
 	return fmt.Errorf("postgresql %s unreachable (%w): check source.host and source.port and that the server is running", addr, err)
+}
+
+// postgresTLSFixes are the fixes of the certificate problems of a
+// PostgreSQL source (tlserr.Error), for the snapshot's and the
+// replication connections alike.
+var postgresTLSFixes = map[tlserr.Kind]string{
+	tlserr.UnknownCA: "set source.sslrootcert (or source.tls.ca_file) to the CA certificate that signed it",
+	tlserr.WrongName: "connect by a name the certificate carries (source.host), or use source.sslmode verify-ca",
 }
 
 // quoteConnValue quotes a keyword/value connection string value.
