@@ -99,9 +99,11 @@ type Column struct {
 	// Precision and Scale describe decimals; Scale is also the number of
 	// fractional second digits of time, datetime and timestamp columns.
 	Precision, Scale int
-	// Length is the bit count of a BIT column and the byte length n of a
+	// Length is the bit count of a BIT column, the byte length n of a
 	// BINARY(n) column (the binlog drops BINARY's trailing zero bytes;
-	// the mapper pads them back to n).
+	// the mapper pads them back to n), and the character length n of a
+	// MySQL CHAR(n) or VARCHAR(n) column (both paths derive it from the
+	// byte length and the character set).
 	Length int
 	// Charset names the character set of a string column ("utf8mb4",
 	// "latin1", …), empty when unknown or not a string.

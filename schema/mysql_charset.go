@@ -55,6 +55,24 @@ func canonicalCharset(name string) string {
 	return name
 }
 
+// charsetMaxBytes is the most bytes one character takes in charset (MySQL's
+// mbmaxlen), 0 for a character set sluice does not convert. A CHAR(n) or
+// VARCHAR(n) column's byte length, in information_schema and in the
+// binlog's table map alike, is n times it.
+func charsetMaxBytes(charset string) int {
+	switch charset {
+	case charsetASCII, charsetLatin1:
+		return 1
+	case charsetUCS2:
+		return 2
+	case charsetUTF8MB3:
+		return 3
+	case charsetUTF8MB4, charsetUTF16, charsetUTF16LE, charsetUTF32:
+		return 4
+	}
+	return 0
+}
+
 // checkCharset returns an error when strings in charset cannot be converted
 // to UTF-8 exactly.
 func checkCharset(charset string) error {

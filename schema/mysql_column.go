@@ -94,6 +94,9 @@ func MySQLColumn(c MySQLInfoColumn) (sluice.Column, error) {
 		if err := checkCharset(col.Charset); err != nil {
 			return sluice.Column{}, fmt.Errorf("map column %q: %w", c.Name, err)
 		}
+		if dt == "char" || dt == "varchar" {
+			col.Length = charLength(int(c.CharacterOctetLength), col.Charset)
+		}
 	case "binary":
 		col.Kind, col.Length = sluice.KindBytes, int(c.CharacterOctetLength)
 		col.SourceType = "binary(" + strconv.Itoa(col.Length) + ")"
@@ -222,10 +225,15 @@ func MySQLTableFromTableMap(tme *replication.TableMapEvent) (_ *sluice.Table, er
 				if col.Kind == sluice.KindBytes {
 					col.Length = length
 					col.SourceType = "binary(" + strconv.Itoa(length) + ")"
+				} else {
+					col.Length = charLength(length, col.Charset)
 				}
 			}
 		case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
 			err = setString(col, "varchar", "varbinary", collations, i)
+			if col.Kind == sluice.KindString {
+				col.Length = charLength(int(meta), col.Charset)
+			}
 		case mysql.MYSQL_TYPE_BLOB:
 			if meta < 1 || meta > 4 {
 				err = fmt.Errorf("blob with %d length bytes", meta)
@@ -350,6 +358,15 @@ func stringMeta(meta uint16) (realType byte, length int) {
 		return b0 | 0x30, int(b1) | int((b0&0x30)^0x30)<<4
 	}
 	return b0, int(b1)
+}
+
+// charLength is the character length n of a CHAR(n) or VARCHAR(n) column
+// of octets bytes in charset; 0 when the character set is not known.
+func charLength(octets int, charset string) int {
+	if m := charsetMaxBytes(charset); m > 0 {
+		return octets / m
+	}
+	return 0
 }
 
 func setDecimal(col *sluice.Column, precision, scale int, suffix string) {
