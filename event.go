@@ -71,6 +71,12 @@ type Source struct {
 	CommitTime time.Time
 	// Snapshot is true for events read by the snapshot.
 	Snapshot bool
+	// Row is the index of the change's row within its binlog rows event
+	// (MySQL/MariaDB; 0 otherwise).
+	Row int
+	// TxID is the PostgreSQL transaction id (xid) of the change; 0 for
+	// snapshot reads and MySQL/MariaDB.
+	TxID uint32
 }
 
 // Position is a point in a source's change history. A restart from a
@@ -99,4 +105,20 @@ type Handler interface {
 	// Change and that a restart from pos loses nothing and repeats
 	// nothing after it. Sources call it at transaction boundaries.
 	Resumable(ctx context.Context, pos Position) error
+}
+
+// A Replacement is a value an encoder wrote as null because the type of
+// its field has no form for it: with Avro mapping v2, a MySQL zero or
+// invalid date, a PostgreSQL infinity in a date or timestamp column, NaN
+// or an infinity in a numeric, an instant beyond a long of microseconds,
+// a multi-dimensional array or one whose lower bound is not 1. Records
+// name such values in headers (package tombstone).
+type Replacement struct {
+	// After is set for a value of the after-image, else of the before-image.
+	After bool
+	// Column is the index of the column in Table.Columns.
+	Column int
+	// Text is the value's canonical text (its JSON rendering when the
+	// value is not a string).
+	Text string
 }

@@ -123,3 +123,9 @@ func (p *Projection) Row(full Row) Row {
 	}
 	return out
 }
+
+// MatchColumn reports whether column database.table.column matches one of
+// patterns (path.Match globs over "database.table.column").
+func MatchColumn(patterns []string, database, table, column string) bool {
+	return matchAny(patterns, database+"."+table+"."+column)
+}

@@ -336,6 +336,7 @@ func (r *Reader) rows(ctx context.Context, ev *replication.BinlogEvent, e *repli
 			return err
 		}
 		ce := &sluice.Event{Op: op, Table: ent.proj.Table, Source: src}
+		ce.Source.Row = i / step
 		switch op {
 		case sluice.OpCreate:
 			ce.After = first

@@ -22,10 +22,11 @@ type Config struct {
 	Tables   TablesConfig   `yaml:"tables"`
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 	Kafka    KafkaConfig    `yaml:"kafka"`
-	Format   string         `yaml:"format" default:"avro" help:"record format: avro (Confluent wire format, schemas in schema_registry) or json"`
+	Format   string         `yaml:"format" default:"avro" help:"record format: avro (Confluent wire format, schemas in schema_registry), json (sluice's plain JSON) or connect-json (Kafka Connect's JsonConverter with schemas.enable=true)"`
 	// SchemaRegistry and Avro apply when Format is avro.
 	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
 	Avro           AvroConfig           `yaml:"avro"`
+	ConnectJSON    ConnectJSONConfig    `yaml:"connect_json"`
 	Log            LogConfig            `yaml:"log"`
 	Debug          DebugConfig          `yaml:"debug"`
 
@@ -147,7 +148,14 @@ type KafkaSASLConfig struct {
 
 // AvroConfig shapes the Avro schemas sluice derives from tables.
 type AvroConfig struct {
-	UnsignedBigint string `yaml:"unsigned_bigint" default:"decimal" help:"Avro type of BIGINT UNSIGNED: decimal (exact, decimal(20,0)) or long (values above 2^63-1 wrap to negative)"`
+	UnsignedBigint string   `yaml:"unsigned_bigint" default:"decimal" help:"Avro type of BIGINT UNSIGNED: decimal (exact, decimal(20,0)) or long (values above 2^63-1 wrap to negative)"`
+	Mapping        string   `yaml:"mapping" default:"v2" help:"schema mapping: v2 (Kafka Connect and Debezium attributes, no unions with string; also shapes connect-json) or v1 (the first mapping, for topics that already hold it)"`
+	TextColumns    []string `yaml:"text_columns" help:"db.table.column patterns of date, time, datetime, timestamp and decimal columns written as their text, so zero dates, infinities and NaN travel unchanged (mapping v2)"`
+}
+
+// ConnectJSONConfig shapes format connect-json.
+type ConnectJSONConfig struct {
+	DecimalFormat string `yaml:"decimal_format" default:"base64" help:"how connect-json writes decimals: base64 (Connect's Decimal bytes, as JsonConverter's decimal.format=BASE64) or numeric (JSON numbers, decimal.format=NUMERIC)"`
 }
 
 // LogConfig controls sluice's own log.

@@ -65,8 +65,9 @@ func testdataConfig() *Config {
 			TLS:            TLSConfig{CAFile: "/etc/sluice/registry-ca.pem"},
 			RequestTimeout: 5 * time.Second,
 		},
-		Avro: AvroConfig{UnsignedBigint: "long"},
-		Log:  LogConfig{Level: "debug", Format: "json"},
+		Avro:        AvroConfig{UnsignedBigint: "long", Mapping: "v2"},
+		ConnectJSON: ConnectJSONConfig{DecimalFormat: "base64"},
+		Log:         LogConfig{Level: "debug", Format: "json"},
 	}
 }
 
@@ -163,7 +164,8 @@ func TestLoadConfigLayers(t *testing.T) {
 						Linger: 5 * time.Millisecond, ClientID: "sluice"},
 					Format:         "avro",
 					SchemaRegistry: SchemaRegistryConfig{URLs: []string{"https://127.0.0.1:8081"}, RequestTimeout: 10 * time.Second},
-					Avro:           AvroConfig{UnsignedBigint: "decimal"},
+					Avro:           AvroConfig{UnsignedBigint: "decimal", Mapping: "v2"},
+					ConnectJSON:    ConnectJSONConfig{DecimalFormat: "base64"},
 					Log:            LogConfig{Level: "info", Format: "text"},
 				}
 			},

@@ -157,9 +157,20 @@ func (c *Config) Validate() error {
 	}
 	k.validateSecurity(&p)
 
-	p.oneOf("format", c.Format, "avro", "json")
+	p.oneOf("format", c.Format, "avro", "json", "connect-json")
 	c.SchemaRegistry.validate(&p, c.Format == "avro")
 	p.oneOf("avro.unsigned_bigint", c.Avro.UnsignedBigint, "decimal", "long")
+	p.oneOf("avro.mapping", c.Avro.Mapping, "v2", "v1")
+	for _, pat := range c.Avro.TextColumns {
+		p.pattern("avro.text_columns", pat, 3, `"shop.orders.shipped_at"`)
+	}
+	if len(c.Avro.TextColumns) > 0 && c.Avro.Mapping == "v1" {
+		p.add("avro.text_columns", "applies to avro.mapping v2 only (v1 writes such values in a string branch of each field); remove it or set avro.mapping: v2")
+	}
+	if c.Format == "connect-json" && c.Avro.Mapping == "v1" {
+		p.add("avro.mapping", "format connect-json is shaped by mapping v2; set avro.mapping: v2")
+	}
+	p.oneOf("connect_json.decimal_format", c.ConnectJSON.DecimalFormat, "base64", "numeric")
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
 

@@ -26,6 +26,12 @@ func newEncoder(cfg *config.Config, log *slog.Logger) (tombstone.Encoder, error)
 	switch cfg.Format {
 	case "json":
 		return jsonEncoder{schema.NewJSONEncoder(buildinfo.Version())}, nil
+	case "connect-json":
+		enc, err := schema.NewConnectJSONEncoder(avroOptions(cfg), cfg.ConnectJSON.DecimalFormat == "numeric")
+		if err != nil {
+			return nil, fmt.Errorf("connect-json encoder: %w", err)
+		}
+		return connectJSONEncoder{enc}, nil
 	case "avro":
 		reg, err := registryClient(&cfg.SchemaRegistry)
 		if err != nil {
@@ -37,12 +43,26 @@ func newEncoder(cfg *config.Config, log *slog.Logger) (tombstone.Encoder, error)
 		}
 		return enc, nil
 	}
-	return nil, fmt.Errorf("format %q is not one of avro, json", cfg.Format)
+	return nil, fmt.Errorf("format %q is not one of avro, json, connect-json", cfg.Format)
 }
 
-// avroOptions are the settings that shape sluice's Avro schemas.
+// avroOptions are the settings that shape sluice's Avro schemas (and
+// those of connect-json, which follows mapping v2).
 func avroOptions(cfg *config.Config) schema.AvroOptions {
-	return schema.AvroOptions{TopicPrefix: cfg.Kafka.TopicPrefix, UnsignedBigint: cfg.Avro.UnsignedBigint, Version: buildinfo.Version()}
+	opts := schema.AvroOptions{
+		TopicPrefix:    cfg.Kafka.TopicPrefix,
+		UnsignedBigint: cfg.Avro.UnsignedBigint,
+		Version:        buildinfo.Version(),
+		Mapping:        cfg.Avro.Mapping,
+		Connector:      cfg.Source.Type,
+		Database:       cfg.Source.Database,
+	}
+	if pats := slices.Clone(cfg.Avro.TextColumns); len(pats) > 0 {
+		opts.TextColumn = func(t *sluice.Table, col *sluice.Column) bool {
+			return sluice.MatchColumn(pats, t.Database, t.Name, col.Name)
+		}
+	}
+	return opts
 }
 
 // registryClient builds a schema registry client from the settings: every
@@ -121,4 +141,20 @@ func (e jsonEncoder) Key(_ context.Context, t *sluice.Table, row sluice.Row) ([]
 
 func (e jsonEncoder) Value(_ context.Context, ev *sluice.Event) ([]byte, error) {
 	return e.JSONEncoder.Value(ev)
+}
+
+// connectJSONEncoder adapts schema's Connect JSON encoder to
+// tombstone.ReplacingEncoder; it needs no registry, so ctx is unused.
+type connectJSONEncoder struct{ *schema.ConnectJSONEncoder }
+
+func (e connectJSONEncoder) Key(_ context.Context, t *sluice.Table, row sluice.Row) ([]byte, error) {
+	return e.ConnectJSONEncoder.Key(t, row)
+}
+
+func (e connectJSONEncoder) Value(_ context.Context, ev *sluice.Event) ([]byte, error) {
+	return e.ConnectJSONEncoder.Value(ev)
+}
+
+func (e connectJSONEncoder) ValueReplacing(_ context.Context, ev *sluice.Event, dst []sluice.Replacement) ([]byte, []sluice.Replacement, error) {
+	return e.ConnectJSONEncoder.ValueReplacing(ev, dst)
 }

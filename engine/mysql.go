@@ -160,9 +160,13 @@ func (m *mysqlSource) Check(ctx context.Context) (sluice.Problems, []string) {
 			problems = append(problems, sluice.Problem{Message: err.Error()})
 			continue
 		}
-		if m.cfg.Format == "avro" {
-			if _, _, err := schema.AvroSchemas(proj.Table, avroOptions(m.cfg)); err != nil {
-				problems = append(problems, sluice.Problem{Message: fmt.Sprintf("table %s cannot be written as Avro: %v", full.FullName(), err)})
+		if m.cfg.Format == "avro" || m.cfg.Format == "connect-json" {
+			opts := avroOptions(m.cfg)
+			if m.cfg.Format == "connect-json" {
+				opts.Mapping = schema.AvroMappingV2
+			}
+			if _, _, err := schema.AvroSchemas(proj.Table, opts); err != nil {
+				problems = append(problems, sluice.Problem{Message: fmt.Sprintf("table %s cannot be written as %s: %v", full.FullName(), m.cfg.Format, err)})
 			}
 		}
 		if len(proj.Table.Key) == 0 {

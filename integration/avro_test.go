@@ -120,12 +120,17 @@ func newAvroFixture(t *testing.T) *fixture {
 }
 
 // formatYAML is the format part of the fixture's config: json, or avro
-// with the fixture's registry.
+// with the fixture's registry in the fixture's mapping (v1 unless
+// avroMapping says otherwise; the v1 tests read v1's string branches).
 func (f *fixture) formatYAML() string {
 	if f.registry == nil {
 		return "format: json\n"
 	}
-	return fmt.Sprintf("format: avro\nschema_registry:\n  urls: [%q]\n  request_timeout: 2s\n", f.registry.URL())
+	mapping := f.avroMapping
+	if mapping == "" {
+		mapping = "v1"
+	}
+	return fmt.Sprintf("format: avro\navro:\n  mapping: %s\nschema_registry:\n  urls: [%q]\n  request_timeout: 2s\n", mapping, f.registry.URL())
 }
 
 // fakeRegistry serves srfake on a fixed loopback address that can be taken

@@ -98,6 +98,8 @@ type fixture struct {
 	// registry, when set, makes config choose format avro with this
 	// schema registry (avro_test.go); otherwise the format is json.
 	registry testRegistry
+	// avroMapping is avro.mapping for an Avro fixture; empty means v1.
+	avroMapping string
 	// brokers, when set, replaces kafka's PLAINTEXT listener in config,
 	// and kafkaYAML adds settings under kafka: (secure_test.go).
 	brokers, kafkaYAML string

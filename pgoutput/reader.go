@@ -363,5 +363,6 @@ func (r *Reader) source(at uint64) sluice.Source {
 		Name:       r.cfg.Name,
 		Position:   sluice.Position{LSN: at},
 		CommitTime: r.begin.CommitTime,
+		TxID:       r.begin.Xid,
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"strings"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -47,8 +48,10 @@ func appendAvroBool(dst []byte, b bool) []byte {
 
 // appendAvroRow appends the fields of row that plan names, in plan order.
 // unavailable lists (ascending) the columns whose values the source did
-// not send: a NOT NULL one among them gets its field's default.
-func appendAvroRow(dst []byte, plan []avroField, row sluice.Row, unavailable []int) ([]byte, error) {
+// not send: a NOT NULL one among them gets its field's default. A value
+// a replaceable field cannot hold is written as null and appended to
+// *replaced (when replaced is not nil) with after as its image.
+func appendAvroRow(dst []byte, plan []avroField, row sluice.Row, unavailable []int, replaced *[]sluice.Replacement, after bool) ([]byte, error) {
 	var err error
 	for i := range plan {
 		f := &plan[i]
@@ -64,11 +67,36 @@ func appendAvroRow(dst []byte, plan []avroField, row sluice.Row, unavailable []i
 			dst = appendAvroZero(dst, f)
 			continue
 		}
+		mark := len(dst)
 		if dst, err = appendAvroValue(dst, f, v); err != nil {
+			if err == errAvroReplace && f.nullable {
+				dst = append(dst[:mark], 0)
+				if replaced != nil {
+					*replaced = append(*replaced, sluice.Replacement{After: after, Column: f.col})
+				}
+				continue
+			}
 			return dst, fmt.Errorf("column %q: %w", f.name, err)
 		}
 	}
 	return dst, nil
+}
+
+// replacementText is the canonical text of value v of col, written as
+// null: the string itself, or the value's JSON rendering.
+func replacementText(col *sluice.Column, v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := AppendJSON(nil, col, v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var text string
+	if len(b) > 0 && b[0] == '"' && json.Unmarshal(b, &text) == nil {
+		return text // NaN, Infinity: the JSON string's text
+	}
+	return string(b)
 }
 
 // appendAvroZero appends the default of a non-null field (its zero).
@@ -83,12 +111,14 @@ func appendAvroZero(dst []byte, f *avroField) []byte {
 		return append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
 	case avroOpDecimal, avroOpUnsignedDecimal:
 		return append(dst, 2, 0) // one zero byte
-	case avroOpString:
+	case avroOpString, avroOpIntervalText, avroOpZoned:
 		var s string
 		_ = json.Unmarshal(f.zero, &s)
 		return appendAvroString(dst, s)
 	case avroOpInterval, avroOpArray:
 		return append(dst, 0, 0, 0)
+	case avroOpVarDecimal:
+		return append(dst, 0, 2, 0) // scale 0, one zero byte
 	}
 	return append(dst, 0) // 0, false, empty bytes
 }
@@ -185,9 +215,14 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		if !ok {
 			return dst, fmt.Errorf("value of type %T, want a decimal string", v)
 		}
-		if f.fallback && (s == "NaN" || s == "Infinity" || s == "-Infinity") {
-			dst = append(dst, byte((branch+1)<<1))
-			return appendAvroString(dst, s), nil
+		if s == "NaN" || s == "Infinity" || s == "-Infinity" {
+			if f.replaceable {
+				return dst, errAvroReplace
+			}
+			if f.fallback {
+				dst = append(dst, byte((branch+1)<<1))
+				return appendAvroString(dst, s), nil
+			}
 		}
 		if union {
 			dst = append(dst, byte(branch<<1))
@@ -236,12 +271,96 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		case avroTemporalFallback:
 			// Zero dates, dates with zero or impossible parts, infinities
 			// and instants out of range have no value of the logical
-			// type: write the canonical text in the string branch.
+			// type: write the canonical text in the string branch (v1),
+			// or null and a sluice.Replacement (v2).
+			if f.replaceable {
+				return dst, errAvroReplace
+			}
 			dst = append(dst, byte((branch+1)<<1))
 			return appendAvroString(dst, s), nil
 		}
-		dst = append(dst, byte(branch<<1))
+		if union {
+			dst = append(dst, byte(branch<<1))
+		}
 		return appendAvroLong(dst, n), nil
+	case avroOpZoned:
+		s, ok := v.(string)
+		if !ok {
+			return dst, fmt.Errorf("value of type %T, want a timestamp string", v)
+		}
+		if s != "infinity" && s != "-infinity" {
+			_, res := parseAvroTemporal(s, avroOpTimestamp)
+			switch res {
+			case avroTemporalBad:
+				return dst, fmt.Errorf("value %q is not in the canonical form of its kind", s)
+			case avroTemporalFallback:
+				if !validZoned(s) {
+					return dst, errAvroReplace
+				}
+			}
+		}
+		if union {
+			dst = append(dst, byte(branch<<1))
+		}
+		return appendZoned(dst, s), nil
+	case avroOpIntervalText:
+		iv, ok := v.(sluice.Interval)
+		if !ok {
+			return dst, fmt.Errorf("value of type %T, want sluice.Interval", v)
+		}
+		if union {
+			dst = append(dst, byte(branch<<1))
+		}
+		var buf [64]byte
+		return appendAvroBytes(dst, appendInterval(buf[:0], iv)), nil
+	case avroOpVarDecimal:
+		s, ok := v.(string)
+		if !ok {
+			return dst, fmt.Errorf("value of type %T, want a decimal string", v)
+		}
+		if s == "NaN" || s == "Infinity" || s == "-Infinity" {
+			return dst, errAvroReplace
+		}
+		scale := 0
+		if dot := strings.IndexByte(s, '.'); dot >= 0 {
+			scale = len(s) - dot - 1
+		}
+		if union {
+			dst = append(dst, byte(branch<<1))
+		}
+		dst = appendAvroLong(dst, int64(scale))
+		return appendAvroDecimal(dst, s, scale)
+	case avroOpArrayFlat:
+		a, ok := v.(sluice.Array)
+		if !ok {
+			return dst, fmt.Errorf("value of type %T, want sluice.Array", v)
+		}
+		if len(a.Dims) > 1 || (len(a.Lower) > 0 && a.Lower[0] != 1) {
+			return dst, errAvroReplace
+		}
+		if len(a.Dims) == 1 && a.Dims[0] != len(a.Elems) || len(a.Dims) == 0 && len(a.Elems) > 0 {
+			return dst, fmt.Errorf("array of dimensions %v holds %d elements", a.Dims, len(a.Elems))
+		}
+		if union {
+			dst = append(dst, byte(branch<<1))
+		}
+		if len(a.Elems) > 0 {
+			dst = appendAvroLong(dst, int64(len(a.Elems)))
+			for i, e := range a.Elems {
+				if e == nil {
+					dst = append(dst, 0)
+					continue
+				}
+				var err error
+				if dst, err = appendAvroValue(dst, f.elem, e); err != nil {
+					if err == errAvroReplace {
+						return dst, err
+					}
+					return dst, fmt.Errorf("element %d: %w", i, err)
+				}
+			}
+		}
+		return append(dst, 0), nil
 	case avroOpInterval:
 		iv, ok := v.(sluice.Interval)
 		if !ok {

@@ -76,7 +76,7 @@ func (e *AvroEncoder) Key(ctx context.Context, t *sluice.Table, row sluice.Row) 
 	}
 	dst := make([]byte, 5, 5+8*len(s.keyPlan))
 	binary.BigEndian.PutUint32(dst[1:], s.keyID)
-	if dst, err = appendAvroRow(dst, s.keyPlan, row, nil); err != nil {
+	if dst, err = appendAvroRow(dst, s.keyPlan, row, nil, nil, false); err != nil {
 		return nil, fmt.Errorf("render key of %s as Avro: %w", t.FullName(), err)
 	}
 	return dst, nil
@@ -96,11 +96,42 @@ func (e *AvroEncoder) Value(ctx context.Context, ev *sluice.Event) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	b, err := e.appendValue(make([]byte, 0, s.valueHint.Load()), s, ev)
+	b, err := e.appendValue(make([]byte, 0, s.valueHint.Load()), s, ev, nil)
 	if n := int64(len(b)); err == nil && n > s.valueHint.Load() {
 		s.valueHint.Store(n) // the largest record so far; races only lose a raise
 	}
 	return b, err
+}
+
+// ValueReplacing is [AvroEncoder.Value] that also appends to replaced the
+// values mapping v2 wrote as null because their field's type has no form
+// for them (see [sluice.Replacement]), with their canonical text. Mapping v1
+// never replaces a value.
+func (e *AvroEncoder) ValueReplacing(ctx context.Context, ev *sluice.Event, replaced []sluice.Replacement) ([]byte, []sluice.Replacement, error) {
+	if ev.Table == nil {
+		return nil, replaced, fmt.Errorf("render event as Avro: event has no table")
+	}
+	s, err := e.shape(ctx, ev.Table)
+	if err != nil {
+		return nil, replaced, err
+	}
+	n := len(replaced)
+	b, err := e.appendValue(make([]byte, 0, s.valueHint.Load()), s, ev, &replaced)
+	if err != nil {
+		return nil, replaced[:n], err
+	}
+	if l := int64(len(b)); l > s.valueHint.Load() {
+		s.valueHint.Store(l)
+	}
+	for i := n; i < len(replaced); i++ {
+		r := &replaced[i]
+		row := ev.Before
+		if r.After {
+			row = ev.After
+		}
+		r.Text = replacementText(&s.table.Columns[r.Column], row[r.Column])
+	}
+	return b, replaced, nil
 }
 
 // AppendValue is [AvroEncoder.Value] appending to dst, for callers that
@@ -113,10 +144,10 @@ func (e *AvroEncoder) AppendValue(ctx context.Context, dst []byte, ev *sluice.Ev
 	if err != nil {
 		return dst, err
 	}
-	return e.appendValue(dst, s, ev)
+	return e.appendValue(dst, s, ev, nil)
 }
 
-func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([]byte, error) {
+func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event, replaced *[]sluice.Replacement) ([]byte, error) {
 	t := s.table
 	switch ev.Op {
 	case sluice.OpRead, sluice.OpCreate, sluice.OpUpdate, sluice.OpDelete, sluice.OpTruncate:
@@ -130,11 +161,18 @@ func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([
 		before, after = nil, nil // a truncate names a table, not a row
 	}
 	var err error
-	if dst, err = appendAvroImage(dst, s, before, ev.BeforeUnavailable); err != nil {
+	if dst, err = appendAvroImage(dst, s, before, ev.BeforeUnavailable, replaced, false); err != nil {
 		return dst, err
 	}
-	if dst, err = appendAvroImage(dst, s, after, ev.AfterUnavailable); err != nil {
+	if dst, err = appendAvroImage(dst, s, after, ev.AfterUnavailable, replaced, true); err != nil {
 		return dst, err
+	}
+	now := time.Now
+	if e.opts.Now != nil {
+		now = e.opts.Now
+	}
+	if e.opts.v2() {
+		return e.appendEnvelopeV2(dst, ev, now()), nil
 	}
 	src := &ev.Source
 	dst = appendAvroString(dst, e.opts.Version)
@@ -164,16 +202,77 @@ func (e *AvroEncoder) appendValue(dst []byte, s *avroShape, ev *sluice.Event) ([
 	dst = appendAvroLong(dst, commit)
 	dst = appendAvroBool(dst, src.Snapshot)
 	dst = append(dst, 2, byte(ev.Op)) // op: a one-byte string
-	now := time.Now
-	if e.opts.Now != nil {
-		now = e.opts.Now
-	}
 	return appendAvroLong(dst, now().UnixMilli()), nil
+}
+
+// appendEnvelopeV2 appends what follows the images in a v2 envelope: the
+// source record of the connector, the transaction block, op, ts_ms and
+// ts_us.
+func (e *AvroEncoder) appendEnvelopeV2(dst []byte, ev *sluice.Event, now time.Time) []byte {
+	t, src := ev.Table, &ev.Source
+	var commitUS int64
+	if !src.CommitTime.IsZero() {
+		commitUS = src.CommitTime.UnixMicro()
+	}
+	dst = appendAvroString(dst, e.opts.Version)
+	dst = appendAvroString(dst, src.Connector)
+	dst = appendAvroString(dst, src.Name)
+	dst = appendAvroLong(dst, floorDiv(commitUS, 1000))
+	dst = appendAvroLong(dst, commitUS)
+	if src.Snapshot {
+		dst = appendAvroString(dst, "true")
+	} else {
+		dst = appendAvroString(dst, "false")
+	}
+	if e.opts.Connector == "postgresql" {
+		dst = appendAvroString(dst, e.opts.Database)
+		dst = appendAvroString(dst, t.Database)
+		dst = appendAvroString(dst, t.Name)
+		if src.TxID == 0 {
+			dst = append(dst, 0)
+		} else {
+			dst = append(dst, 2)
+			dst = appendAvroLong(dst, int64(src.TxID))
+		}
+		dst = append(dst, 2)
+		dst = appendAvroLong(dst, int64(src.Position.LSN))
+		dst = append(dst, 0) // xmin
+	} else {
+		dst = appendAvroString(dst, t.Database)
+		dst = append(dst, 2)
+		dst = appendAvroString(dst, t.Name)
+		dst = appendAvroLong(dst, int64(src.ServerID))
+		if src.GTID == "" {
+			dst = append(dst, 0)
+		} else {
+			dst = append(dst, 2)
+			dst = appendAvroString(dst, src.GTID)
+		}
+		dst = appendAvroString(dst, src.Position.File)
+		dst = appendAvroLong(dst, int64(src.Position.Offset))
+		dst = appendAvroLong(dst, int64(src.Row))
+		dst = append(dst, 0, 0) // thread, query
+	}
+	dst = append(dst, 0)              // transaction
+	dst = append(dst, 2, byte(ev.Op)) // op: a one-byte string
+	dst = append(dst, 2)
+	dst = appendAvroLong(dst, now.UnixMilli())
+	dst = append(dst, 2)
+	return appendAvroLong(dst, now.UnixMicro())
+}
+
+// floorDiv is a/b rounded towards negative infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // appendAvroImage appends a before or after image: the null branch for a
 // nil row, else the row record.
-func appendAvroImage(dst []byte, s *avroShape, row sluice.Row, unavailable []int) ([]byte, error) {
+func appendAvroImage(dst []byte, s *avroShape, row sluice.Row, unavailable []int, replaced *[]sluice.Replacement, after bool) ([]byte, error) {
 	if row == nil {
 		return append(dst, 0), nil
 	}
@@ -182,7 +281,7 @@ func appendAvroImage(dst []byte, s *avroShape, row sluice.Row, unavailable []int
 		return dst, fmt.Errorf("render row of %s as Avro: %d values for %d columns", t.FullName(), len(row), len(t.Columns))
 	}
 	dst = append(dst, 2) // union branch 1: the row record
-	dst, err := appendAvroRow(dst, s.rowPlan, row, unavailable)
+	dst, err := appendAvroRow(dst, s.rowPlan, row, unavailable, replaced, after)
 	if err != nil {
 		return dst, fmt.Errorf("render row of %s as Avro: %w", t.FullName(), err)
 	}

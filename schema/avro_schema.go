@@ -27,7 +27,25 @@ type AvroOptions struct {
 	Version string
 	// Now gives the envelope's ts_ms; time.Now when nil.
 	Now func() time.Time
+	// Mapping chooses the schema mapping: AvroMappingV2, the one Kafka
+	// Connect reads (see avro_connect.go and docs/types.md), or
+	// AvroMappingV1, the first one; empty means v1.
+	Mapping string
+	// Connector is the source's kind, "mysql" or "postgresql"; mapping v2
+	// shapes the envelope's source record after it.
+	Connector string
+	// Database is the PostgreSQL database's name, written to source.db by
+	// mapping v2 (MySQL's source.db is the table's database).
+	Database string
+	// TextColumn, when set, chooses the columns mapping v2 writes as their
+	// canonical text (a plain string) rather than as a logical type, so
+	// that values no logical type holds (zero dates, infinities, NaN)
+	// travel unchanged. Only date, time, datetime, timestamp, decimal and
+	// uuid columns may be chosen.
+	TextColumn func(t *sluice.Table, col *sluice.Column) bool
 }
+
+func (o *AvroOptions) v2() bool { return o.Mapping == AvroMappingV2 }
 
 // The values of AvroOptions.UnsignedBigint.
 const (
@@ -36,6 +54,15 @@ const (
 )
 
 func (o *AvroOptions) check() error {
+	switch o.Mapping {
+	case "", AvroMappingV1:
+	case AvroMappingV2:
+		if o.Connector != "mysql" && o.Connector != "postgresql" {
+			return fmt.Errorf("avro mapping v2 needs the source's connector, mysql or postgresql; got %q", o.Connector)
+		}
+	default:
+		return fmt.Errorf("avro mapping %q is not known; fix: use %q or %q", o.Mapping, AvroMappingV2, AvroMappingV1)
+	}
 	switch o.UnsignedBigint {
 	case "", UnsignedBigintDecimal, UnsignedBigintLong:
 		return nil
@@ -75,6 +102,10 @@ const (
 	avroOpTimestamp                         // timestamp-micros or string fallback
 	avroOpInterval                          // sluice.Interval record from sluice.Interval
 	avroOpArray                             // <field>_array record from sluice.Array
+	avroOpVarDecimal                        // v2: VariableScaleDecimal record from a decimal string
+	avroOpZoned                             // v2: ZonedTimestamp string from a timestamp string
+	avroOpIntervalText                      // v2: ISO 8601 string from sluice.Interval
+	avroOpArrayFlat                         // v2: array of nullable elements from a one-dimensional sluice.Array
 )
 
 // avroField is one step of a compiled encoding plan: which row value to
@@ -93,6 +124,12 @@ type avroField struct {
 	// alwaysNullable makes the field a union with null even for a NOT
 	// NULL column.
 	alwaysNullable bool
+	// replaceable (v2) marks a field whose values may have no form in its
+	// type; such a value is written as null and reported as a
+	// Replacement, so the field is always nullable.
+	replaceable bool
+	// unit is the field's sluice.unit property (v1 durations).
+	unit string
 }
 
 // avroShape is everything the encoder needs for one table shape.
@@ -146,12 +183,12 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 	s.rowPlan = make([]avroField, len(t.Columns))
 	for i := range t.Columns {
 		col := &t.Columns[i]
-		f, typ, err := avroColumn(col, opts, &avroNamed{ns: ns, field: fieldNames[i], defined: rowDefined})
+		f, typ, err := mapAvroColumn(t, col, opts, &avroNamed{ns: ns, field: fieldNames[i], defined: rowDefined})
 		if err != nil {
 			return nil, fmt.Errorf("build avro schema of %s: %w", t.FullName(), err)
 		}
 		f.col = i
-		f.nullable = col.Nullable || f.alwaysNullable
+		f.nullable = col.Nullable || f.alwaysNullable || f.replaceable
 		s.rowPlan[i] = f
 		rowFields[i] = avroFieldSchema(fieldNames[i], col, f, typ, true)
 		hint += int64(avroValueSizeHint(f.op))
@@ -171,13 +208,17 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 		for n, i := range t.Key {
 			col := &t.Columns[i]
 			// mapped above without error
-			f, typ, _ := avroColumn(col, opts, &avroNamed{ns: ns, field: keyFieldNames[n], defined: keyDefined})
+			f, typ, _ := mapAvroColumn(t, col, opts, &avroNamed{ns: ns, field: keyFieldNames[n], defined: keyDefined})
 			f.col = i
-			f.nullable = col.Nullable || f.alwaysNullable
+			f.nullable = col.Nullable || f.alwaysNullable || f.replaceable
 			s.keyPlan[n] = f
 			keyFields[n] = avroFieldSchema(keyFieldNames[n], col, f, typ, false)
 		}
-		key, err := json.Marshal(avroRecordJSON{Type: "record", Name: "Key", Namespace: ns, Fields: keyFields})
+		keyRec := avroRecordJSON{Type: "record", Name: "Key", Namespace: ns, Fields: keyFields}
+		if opts.v2() {
+			keyRec.Mapping = AvroMappingV2
+		}
+		key, err := json.Marshal(keyRec)
 		if err != nil {
 			return nil, fmt.Errorf("build avro key schema of %s: %w", t.FullName(), err)
 		}
@@ -192,6 +233,21 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 		{Name: "op", Type: "string"},
 		{Name: "ts_ms", Type: "long"},
 	}}
+	if opts.v2() {
+		src, err := avroSourceV2(opts.Connector)
+		if err != nil {
+			return nil, err
+		}
+		env.Mapping, env.ConnectName = AvroMappingV2, ns+".Envelope"
+		env.Fields = []avroFieldJSON{
+			env.Fields[0], env.Fields[1],
+			{Name: "source", Type: src},
+			{Name: "transaction", Type: []any{"null", avroTransactionV2}, Default: jsonNull},
+			{Name: "op", Type: "string"},
+			{Name: "ts_ms", Type: []any{"null", "long"}, Default: jsonNull},
+			{Name: "ts_us", Type: []any{"null", "long"}, Default: jsonNull},
+		}
+	}
 	value, err := json.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("build avro value schema of %s: %w", t.FullName(), err)
@@ -213,10 +269,12 @@ var jsonNull = json.RawMessage("null")
 // avroRecordJSON and avroFieldJSON marshal to Avro schema JSON with a fixed
 // member order, so the same shape always gives the same text.
 type avroRecordJSON struct {
-	Type      string          `json:"type"`
-	Name      string          `json:"name"`
-	Namespace string          `json:"namespace,omitempty"`
-	Fields    []avroFieldJSON `json:"fields"`
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Namespace   string          `json:"namespace,omitempty"`
+	Fields      []avroFieldJSON `json:"fields"`
+	ConnectName string          `json:"connect.name,omitempty"`
+	Mapping     string          `json:"sluice.mapping,omitempty"`
 }
 
 type avroFieldJSON struct {
@@ -253,9 +311,7 @@ func avroFieldSchema(name string, col *sluice.Column, f avroField, typ any, with
 	if name != col.Name {
 		fj.Column = col.Name
 	}
-	if f.op == avroOpTime {
-		fj.Unit = "microseconds"
-	}
+	fj.Unit = f.unit
 	fj.Type = avroUnion(f, typ)
 	if f.nullable {
 		fj.Default = jsonNull
@@ -280,6 +336,15 @@ func avroUnion(f avroField, typ any) any {
 		branches = append(branches, "string")
 	}
 	return branches
+}
+
+// mapAvroColumn maps column col of t with the options' mapping.
+func mapAvroColumn(t *sluice.Table, col *sluice.Column, opts AvroOptions, named *avroNamed) (avroField, any, error) {
+	if !opts.v2() {
+		return avroColumn(col, opts, named)
+	}
+	text := opts.TextColumn != nil && opts.TextColumn(t, col)
+	return avroColumnV2(col, opts, text, named)
 }
 
 // avroValueSizeHint estimates the encoded size of one value of op.
@@ -398,7 +463,7 @@ func avroColumn(col *sluice.Column, opts AvroOptions, named *avroNamed) (avroFie
 		f.op, f.fallback = avroOpDate, true
 		return f, avroLogicalJSON{Type: "int", LogicalType: "date"}, nil
 	case sluice.KindTime:
-		f.op = avroOpTime
+		f.op, f.unit = avroOpTime, "microseconds"
 		return f, "long", nil
 	case sluice.KindDateTime:
 		f.op, f.fallback = avroOpDateTime, true

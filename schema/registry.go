@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,10 @@ func (r *registry) register(ctx context.Context, subject, schema string) (uint32
 		// registry holds (best effort; the registration below retries).
 		if latest, err := r.cl.SchemaByVersion(ctx, subject, -1); err == nil {
 			prev = latest.Schema.Schema
+			if have, want := avroMappingOf(prev), avroMappingOf(schema); have != want {
+				return 0, fmt.Errorf("register schema under subject %q: the subject holds schemas of Avro mapping %s (version %d) and sluice is set to write mapping %s, whose schemas are not compatible with them; fix: set avro.mapping: %s to keep writing these topics as before, or move to mapping %s with a new kafka.topic_prefix (or after deleting the topics and their subjects), see docs/records.md",
+					subject, have, latest.Version, want, have, want)
+			}
 		}
 	}
 	if prev != "" && prev != schema {
@@ -111,6 +116,18 @@ func (r *registry) register(ctx context.Context, subject, schema string) (uint32
 			return 0, fmt.Errorf("register schema under subject %q: %w (the registry kept failing)", subject, err)
 		}
 	}
+}
+
+// avroMappingOf returns the mapping an Avro schema was built with: the
+// sluice.mapping property of its top-level record, v1 when absent.
+func avroMappingOf(schema string) string {
+	var top struct {
+		Mapping string `json:"sluice.mapping"`
+	}
+	if json.Unmarshal([]byte(schema), &top) != nil || top.Mapping == "" {
+		return AvroMappingV1
+	}
+	return top.Mapping
 }
 
 func (r *registry) remember(k registryKey, id int) {

@@ -21,11 +21,22 @@ type Encoder interface {
 	Value(ctx context.Context, ev *sluice.Event) ([]byte, error)
 }
 
+// ReplacingEncoder is an Encoder that may write a value its schema's type
+// has no form for as null (schema.AvroEncoder with mapping v2); it
+// reports each such value, and the Builder names them in the record's
+// HeaderReplacedBefore and HeaderReplacedAfter headers.
+type ReplacingEncoder interface {
+	ValueReplacing(ctx context.Context, ev *sluice.Event, replaced []sluice.Replacement) ([]byte, []sluice.Replacement, error)
+}
+
 // Builder builds the records of events. It is not safe for concurrent use.
 type Builder struct {
 	prefix string
 	enc    Encoder
-	topics map[*sluice.Table]string
+	renc   ReplacingEncoder // enc, when it replaces values; else nil
+	// replaced is reused for each record's replacements.
+	replaced []sluice.Replacement
+	topics   map[*sluice.Table]string
 	// unavailable holds the last header value built for the before- and
 	// the after-image: a table's updates usually miss the same columns.
 	unavailable [2]headerValue
@@ -40,7 +51,8 @@ type headerValue struct {
 
 // NewBuilder returns a Builder naming topics <prefix>.<database>.<table>.
 func NewBuilder(prefix string, enc Encoder) *Builder {
-	return &Builder{prefix: prefix, enc: enc, topics: map[*sluice.Table]string{}}
+	renc, _ := enc.(ReplacingEncoder)
+	return &Builder{prefix: prefix, enc: enc, renc: renc, topics: map[*sluice.Table]string{}}
 }
 
 // Topic returns the topic of t's records.
@@ -73,6 +85,17 @@ func TopicName(prefix, database, table string) string {
 const (
 	HeaderUnavailableBefore = "sluice.unavailable.before"
 	HeaderUnavailableAfter  = "sluice.unavailable.after"
+)
+
+// Headers naming the values written as null because the value's field
+// type has no form for them (Avro mapping v2: MySQL zero dates,
+// PostgreSQL infinities and NaN, …): a JSON object of column name to the
+// value's canonical text, e.g. {"shipped":"0000-00-00"}. A record carries
+// each header only when the image has such a value; a null in the
+// envelope is the value named here, not SQL NULL.
+const (
+	HeaderReplacedBefore = "sluice.replaced.before"
+	HeaderReplacedAfter  = "sluice.replaced.after"
 )
 
 // TruncateKey is the key of a truncate record on a keyed table: empty but
@@ -127,14 +150,53 @@ func (b *Builder) one(ctx context.Context, dst []*kgo.Record, topic string, ev *
 	if err != nil {
 		return dst, err
 	}
-	val, err := b.enc.Value(ctx, ev)
+	var val []byte
+	if b.renc != nil {
+		val, b.replaced, err = b.renc.ValueReplacing(ctx, ev, b.replaced[:0])
+	} else {
+		val, err = b.enc.Value(ctx, ev)
+	}
 	if err != nil {
 		return dst, fmt.Errorf("encode value for %s: %w", topic, err)
 	}
 	rec := &kgo.Record{Topic: topic, Key: key, Value: val}
 	rec.Headers = b.unavailableHeader(rec.Headers, 0, HeaderUnavailableBefore, ev.Table, ev.BeforeUnavailable)
 	rec.Headers = b.unavailableHeader(rec.Headers, 1, HeaderUnavailableAfter, ev.Table, ev.AfterUnavailable)
+	if len(b.replaced) > 0 {
+		rec.Headers = replacedHeaders(rec.Headers, ev.Table, b.replaced)
+	}
 	return append(dst, rec), nil
+}
+
+// replacedHeaders appends the headers naming replaced values: one JSON
+// object per image, its members in the order the encoder reported them
+// (column order, for schema.AvroEncoder).
+func replacedHeaders(hs []kgo.RecordHeader, t *sluice.Table, replaced []sluice.Replacement) []kgo.RecordHeader {
+	for _, after := range []bool{false, true} {
+		var v []byte
+		for _, r := range replaced {
+			if r.After != after || r.Column < 0 || r.Column >= len(t.Columns) {
+				continue
+			}
+			if v == nil {
+				v = append(v, '{')
+			} else {
+				v = append(v, ',')
+			}
+			name, _ := json.Marshal(t.Columns[r.Column].Name)
+			text, _ := json.Marshal(r.Text)
+			v = append(append(append(v, name...), ':'), text...)
+		}
+		if v == nil {
+			continue
+		}
+		name := HeaderReplacedBefore
+		if after {
+			name = HeaderReplacedAfter
+		}
+		hs = append(hs, kgo.RecordHeader{Key: name, Value: append(v, '}')})
+	}
+	return hs
 }
 
 // unavailableHeader appends a header naming the columns cols of t, when

@@ -312,3 +312,48 @@ func TestUnavailableHeaders(t *testing.T) {
 		})
 	}
 }
+
+// replacingEncoder reports the column "qty" of each image as replaced.
+type replacingEncoder struct{ fakeEncoder }
+
+func (e *replacingEncoder) ValueReplacing(ctx context.Context, ev *sluice.Event, dst []sluice.Replacement) ([]byte, []sluice.Replacement, error) {
+	v, err := e.Value(ctx, ev)
+	if ev.Before != nil {
+		dst = append(dst, sluice.Replacement{Column: 2, Text: "0000-00-00"})
+	}
+	if ev.After != nil {
+		dst = append(dst, sluice.Replacement{After: true, Column: 2, Text: `say "no"`}, sluice.Replacement{After: true, Column: 0, Text: "x"})
+	}
+	return v, dst, err
+}
+
+func TestReplacedHeaders(t *testing.T) {
+	b := NewBuilder("p", &replacingEncoder{})
+	row := sluice.Row{"eu", int64(1), nil}
+	recs, err := b.Append(context.Background(), nil, &sluice.Event{Op: sluice.OpUpdate, Table: keyed, Before: row, After: row})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, h := range recs[0].Headers {
+		got[h.Key] = string(h.Value)
+	}
+	want := map[string]string{
+		HeaderReplacedBefore: `{"qty":"0000-00-00"}`,
+		HeaderReplacedAfter:  `{"qty":"say \"no\"","region":"x"}`,
+	}
+	if len(got) != len(want) || got[HeaderReplacedBefore] != want[HeaderReplacedBefore] || got[HeaderReplacedAfter] != want[HeaderReplacedAfter] {
+		t.Errorf("headers %v, want %v", got, want)
+	}
+	// The next record of the same builder carries only its own.
+	recs, err = b.Append(context.Background(), nil, &sluice.Event{Op: sluice.OpDelete, Table: keyed, Before: row})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs[0].Headers) != 1 || recs[0].Headers[0].Key != HeaderReplacedBefore {
+		t.Errorf("delete headers %v", recs[0].Headers)
+	}
+	if len(recs[1].Headers) != 0 {
+		t.Errorf("tombstone headers %v", recs[1].Headers)
+	}
+}
