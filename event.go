@@ -48,6 +48,9 @@ type Event struct {
 	AfterUnavailable  []int
 	// Source says where the change was read.
 	Source Source
+	// Transaction places a streamed event in its transaction when
+	// transaction metadata is on; nil otherwise and for snapshot reads.
+	Transaction *Transaction
 }
 
 // Source is the provenance of an event, carried in the record envelope.
@@ -121,4 +124,43 @@ type Replacement struct {
 	// Text is the value's canonical text (its JSON rendering when the
 	// value is not a string).
 	Text string
+}
+
+// Transaction places a streamed event in its source transaction. Events
+// carry it only when transaction metadata is on (transactions.metadata).
+type Transaction struct {
+	// ID names the transaction: the GTID on MySQL/MariaDB when the server
+	// assigns one, else the binlog file and position of its first change;
+	// on PostgreSQL the transaction id and the LSN of its first change,
+	// "xid:lsn".
+	ID string
+	// TotalOrder is the event's 1-based position among the transaction's
+	// events.
+	TotalOrder int64
+	// TableOrder is its 1-based position among the transaction's events of
+	// the same table.
+	TableOrder int64
+}
+
+// TransactionBoundary is the beginning or the end of a source
+// transaction, written to the transaction topic when transaction metadata
+// is on.
+type TransactionBoundary struct {
+	// End is set for the end of the transaction, else it is its beginning.
+	End bool
+	// ID is the transaction's Transaction.ID.
+	ID string
+	// Events counts the transaction's events (End only).
+	Events int64
+	// Tables counts them per table, "database.table", in the order the
+	// tables first appeared (End only).
+	Tables []TableEvents
+	// CommitTime is the source's commit time of the transaction.
+	CommitTime time.Time
+}
+
+// TableEvents is the number of a transaction's events on one table.
+type TableEvents struct {
+	Table  string
+	Events int64
 }

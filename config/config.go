@@ -27,6 +27,7 @@ type Config struct {
 	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
 	Avro           AvroConfig           `yaml:"avro"`
 	ConnectJSON    ConnectJSONConfig    `yaml:"connect_json"`
+	Transactions   TransactionsConfig   `yaml:"transactions"`
 	Log            LogConfig            `yaml:"log"`
 	Debug          DebugConfig          `yaml:"debug"`
 
@@ -151,6 +152,21 @@ type AvroConfig struct {
 	UnsignedBigint string   `yaml:"unsigned_bigint" default:"decimal" help:"Avro type of BIGINT UNSIGNED: decimal (exact, decimal(20,0)) or long (values above 2^63-1 wrap to negative)"`
 	Mapping        string   `yaml:"mapping" default:"v2" help:"schema mapping: v2 (Kafka Connect and Debezium attributes, no unions with string; also shapes connect-json) or v1 (the first mapping, for topics that already hold it)"`
 	TextColumns    []string `yaml:"text_columns" help:"db.table.column patterns of date, time, datetime, timestamp and decimal columns written as their text, so zero dates, infinities and NaN travel unchanged (mapping v2)"`
+}
+
+// TransactionsConfig controls transaction metadata.
+type TransactionsConfig struct {
+	Metadata bool   `yaml:"metadata" default:"false" help:"write a BEGIN and an END record per source transaction to the transaction topic, and a transaction block (id, total and per-table order) in each streamed event"`
+	Topic    string `yaml:"topic" help:"the transaction topic; empty means <kafka.topic_prefix>.transaction"`
+}
+
+// TransactionTopic is the topic of transaction metadata records:
+// transactions.topic, or <kafka.topic_prefix>.transaction.
+func (c *Config) TransactionTopic() string {
+	if c.Transactions.Topic != "" {
+		return c.Transactions.Topic
+	}
+	return c.Kafka.TopicPrefix + ".transaction"
 }
 
 // ConnectJSONConfig shapes format connect-json.

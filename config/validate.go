@@ -171,6 +171,12 @@ func (c *Config) Validate() error {
 		p.add("avro.mapping", "format connect-json is shaped by mapping v2; set avro.mapping: v2")
 	}
 	p.oneOf("connect_json.decimal_format", c.ConnectJSON.DecimalFormat, "base64", "numeric")
+	if tt := c.Transactions.Topic; tt != "" && !isTopicName(tt) {
+		p.add("transactions.topic", "%q is not a valid topic name; use letters, digits, \".\", \"_\" and \"-\", e.g. sluice.transaction", tt)
+	}
+	if c.Transactions.Metadata && c.TransactionTopic() == c.Kafka.CheckpointTopic {
+		p.add("transactions.topic", "%q is kafka.checkpoint_topic; give the transaction topic a name of its own", c.TransactionTopic())
+	}
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
 

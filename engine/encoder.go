@@ -158,3 +158,19 @@ func (e connectJSONEncoder) Value(_ context.Context, ev *sluice.Event) ([]byte, 
 func (e connectJSONEncoder) ValueReplacing(_ context.Context, ev *sluice.Event, dst []sluice.Replacement) ([]byte, []sluice.Replacement, error) {
 	return e.ConnectJSONEncoder.ValueReplacing(ev, dst)
 }
+
+func (e jsonEncoder) TransactionKey(_ context.Context, _, id string) ([]byte, error) {
+	return e.JSONEncoder.TransactionKey(id), nil
+}
+
+func (e jsonEncoder) TransactionValue(_ context.Context, _ string, b *sluice.TransactionBoundary) ([]byte, error) {
+	return e.JSONEncoder.TransactionValue(b), nil
+}
+
+func (e connectJSONEncoder) TransactionKey(_ context.Context, _, id string) ([]byte, error) {
+	return e.ConnectJSONEncoder.TransactionKey(id), nil
+}
+
+func (e connectJSONEncoder) TransactionValue(_ context.Context, _ string, b *sluice.TransactionBoundary) ([]byte, error) {
+	return e.ConnectJSONEncoder.TransactionValue(b), nil
+}

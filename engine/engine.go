@@ -218,6 +218,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	builder := tombstone.NewBuilder(cfg.Kafka.TopicPrefix, enc)
 	pipe := newPipeline(cfg.Name, builder, prod, adm, kcfg, log, e.st, e.hooks)
+	if cfg.Transactions.Metadata {
+		pipe.tx = &txTracker{topic: cfg.TransactionTopic()}
+	}
 	e.st.setCommitted(pipe.Acked)
 
 	// The producer's checkpoint loop runs beside the source; the first of

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,6 +37,82 @@ type pipeline struct {
 	// The snapshot table the last event belonged to, and its progress.
 	lastTable *sluice.Table
 	lastProg  *tableProgress
+
+	// tx numbers streamed events within their transactions and writes
+	// the transaction topic's records; nil unless transaction metadata
+	// is on.
+	tx *txTracker
+}
+
+// txTracker follows the source transaction streamed events belong to.
+// A transaction begins with the first streamed event after a boundary
+// (Resumable) and ends at the next boundary. Its memory is one counter per
+// table the transaction touched.
+type txTracker struct {
+	topic  string
+	open   bool
+	block  sluice.Transaction
+	commit time.Time
+	tables []sluice.TableEvents // per table, in first-seen order
+	index  map[*sluice.Table]int
+}
+
+// transactionID names the transaction of ev, its first event: the GTID,
+// else binlog file:position; PostgreSQL's xid:lsn.
+func transactionID(ev *sluice.Event) string {
+	src := &ev.Source
+	switch {
+	case src.Connector == "postgresql":
+		return strconv.FormatUint(uint64(src.TxID), 10) + ":" + strconv.FormatUint(src.Position.LSN, 10)
+	case src.GTID != "":
+		return src.GTID
+	}
+	return src.Position.File + ":" + strconv.FormatUint(src.Position.Offset, 10)
+}
+
+// next places ev in the open transaction, opening one when none is: it
+// returns the event to encode (a copy carrying the transaction block) and
+// the BEGIN boundary when ev opened the transaction.
+func (t *txTracker) next(ev *sluice.Event) (*sluice.Event, *sluice.TransactionBoundary) {
+	var begin *sluice.TransactionBoundary
+	if !t.open {
+		t.open, t.commit = true, ev.Source.CommitTime
+		t.block = sluice.Transaction{ID: transactionID(ev)}
+		t.tables = t.tables[:0]
+		if t.index == nil {
+			t.index = map[*sluice.Table]int{}
+		}
+		clear(t.index)
+		begin = &sluice.TransactionBoundary{ID: t.block.ID, CommitTime: t.commit}
+	}
+	i, ok := t.index[ev.Table]
+	if !ok {
+		name := ev.Table.FullName()
+		i = slices.IndexFunc(t.tables, func(te sluice.TableEvents) bool { return te.Table == name })
+		if i < 0 {
+			i = len(t.tables)
+			t.tables = append(t.tables, sluice.TableEvents{Table: name})
+		}
+		t.index[ev.Table] = i
+	}
+	t.tables[i].Events++
+	t.block.TotalOrder++
+	t.block.TableOrder = t.tables[i].Events
+	out := *ev
+	block := t.block
+	out.Transaction = &block
+	return &out, begin
+}
+
+// end closes the open transaction and returns its END boundary, or nil
+// when none is open.
+func (t *txTracker) end() *sluice.TransactionBoundary {
+	if !t.open {
+		return nil
+	}
+	t.open = false
+	return &sluice.TransactionBoundary{End: true, ID: t.block.ID, Events: t.block.TotalOrder,
+		Tables: slices.Clone(t.tables), CommitTime: t.commit}
 }
 
 func newPipeline(name string, b *tombstone.Builder, prod *sink.Producer, adm *kadm.Client, cfg sink.Config,
@@ -47,6 +126,15 @@ func newPipeline(name string, b *tombstone.Builder, prod *sink.Producer, adm *ka
 func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
 	if err := p.ensureTopic(ctx, ev.Table); err != nil {
 		return err
+	}
+	if p.tx != nil && !ev.Source.Snapshot {
+		var begin *sluice.TransactionBoundary
+		ev, begin = p.tx.next(ev)
+		if begin != nil {
+			if err := p.transaction(ctx, begin); err != nil {
+				return err
+			}
+		}
 	}
 	recs, err := p.build.Append(ctx, p.recs[:0], ev)
 	if err != nil {
@@ -75,6 +163,13 @@ func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
 // Resumable implements sluice.Handler: the position becomes the stream
 // checkpoint once Kafka acknowledged everything produced before it.
 func (p *pipeline) Resumable(ctx context.Context, pos sluice.Position) error {
+	if p.tx != nil {
+		if end := p.tx.end(); end != nil {
+			if err := p.transaction(ctx, end); err != nil {
+				return err
+			}
+		}
+	}
 	p.prod.Mark(sink.Checkpoint{Source: p.name, Phase: sink.PhaseStream, Position: pos})
 	p.st.read(pos)
 	for _, h := range p.hooks.resumable {
@@ -87,6 +182,22 @@ func (p *pipeline) Resumable(ctx context.Context, pos sluice.Position) error {
 func (p *pipeline) Acked() (sluice.Position, bool) {
 	cp, ok := p.prod.Acked()
 	return cp.Position, ok
+}
+
+// transaction produces the record of a transaction boundary to the
+// transaction topic, creating the topic on first use.
+func (p *pipeline) transaction(ctx context.Context, b *sluice.TransactionBoundary) error {
+	if !p.topics[p.tx.topic] {
+		if err := sink.EnsureTopics(ctx, p.adm, []string{p.tx.topic}, p.sinkCfg, p.log); err != nil {
+			return fmt.Errorf("create transaction topic %s: %w", p.tx.topic, err)
+		}
+		p.topics[p.tx.topic] = true
+	}
+	rec, err := p.build.Transaction(ctx, p.tx.topic, b)
+	if err != nil {
+		return err
+	}
+	return p.prod.Produce(ctx, rec)
 }
 
 func (p *pipeline) ensureTopic(ctx context.Context, t *sluice.Table) error {

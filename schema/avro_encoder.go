@@ -253,7 +253,14 @@ func (e *AvroEncoder) appendEnvelopeV2(dst []byte, ev *sluice.Event, now time.Ti
 		dst = appendAvroLong(dst, int64(src.Row))
 		dst = append(dst, 0, 0) // thread, query
 	}
-	dst = append(dst, 0)              // transaction
+	if tx := ev.Transaction; tx == nil {
+		dst = append(dst, 0)
+	} else {
+		dst = append(dst, 2)
+		dst = appendAvroString(dst, tx.ID)
+		dst = appendAvroLong(dst, tx.TotalOrder)
+		dst = appendAvroLong(dst, tx.TableOrder)
+	}
 	dst = append(dst, 2, byte(ev.Op)) // op: a one-byte string
 	dst = append(dst, 2)
 	dst = appendAvroLong(dst, now.UnixMilli())

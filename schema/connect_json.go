@@ -507,7 +507,18 @@ func (e *ConnectJSONEncoder) appendEnvelope(dst []byte, ev *sluice.Event, now ti
 		dst = strconv.AppendInt(dst, int64(src.Row), 10)
 		dst = append(dst, `,"thread":null,"query":null}`...)
 	}
-	dst = append(dst, `,"transaction":null,"op":"`...)
+	if tx := ev.Transaction; tx == nil {
+		dst = append(dst, `,"transaction":null`...)
+	} else {
+		dst = append(dst, `,"transaction":{"id":`...)
+		dst = appendString(dst, tx.ID)
+		dst = append(dst, `,"total_order":`...)
+		dst = strconv.AppendInt(dst, tx.TotalOrder, 10)
+		dst = append(dst, `,"data_collection_order":`...)
+		dst = strconv.AppendInt(dst, tx.TableOrder, 10)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"op":"`...)
 	dst = append(dst, byte(ev.Op))
 	dst = append(dst, `","ts_ms":`...)
 	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)

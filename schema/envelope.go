@@ -105,7 +105,17 @@ func (e *JSONEncoder) AppendValue(dst []byte, ev *sluice.Event) ([]byte, error) 
 	dst = strconv.AppendInt(dst, commit, 10)
 	dst = append(dst, `,"snapshot":`...)
 	dst = strconv.AppendBool(dst, s.Snapshot)
-	dst = append(dst, `},"op":"`...)
+	dst = append(dst, '}')
+	if tx := ev.Transaction; tx != nil {
+		dst = append(dst, `,"transaction":{"id":`...)
+		dst = appendString(dst, tx.ID)
+		dst = append(dst, `,"total_order":`...)
+		dst = strconv.AppendInt(dst, tx.TotalOrder, 10)
+		dst = append(dst, `,"data_collection_order":`...)
+		dst = strconv.AppendInt(dst, tx.TableOrder, 10)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"op":"`...)
 	dst = append(dst, byte(ev.Op))
 	dst = append(dst, `","ts_ms":`...)
 	now := time.Now

@@ -29,6 +29,13 @@ type ReplacingEncoder interface {
 	ValueReplacing(ctx context.Context, ev *sluice.Event, replaced []sluice.Replacement) ([]byte, []sluice.Replacement, error)
 }
 
+// TransactionEncoder renders the records of the transaction topic
+// (transaction metadata): the key {"id"} and a boundary's value.
+type TransactionEncoder interface {
+	TransactionKey(ctx context.Context, topic, id string) ([]byte, error)
+	TransactionValue(ctx context.Context, topic string, b *sluice.TransactionBoundary) ([]byte, error)
+}
+
 // Builder builds the records of events. It is not safe for concurrent use.
 type Builder struct {
 	prefix string
@@ -143,6 +150,24 @@ func (b *Builder) Append(ctx context.Context, dst []*kgo.Record, ev *sluice.Even
 		return append(dst, &kgo.Record{Topic: topic, Key: key, Value: val}), nil
 	}
 	return dst, fmt.Errorf("tombstone: unknown op %q", ev.Op)
+}
+
+// Transaction returns the record of a transaction boundary for topic,
+// keyed by the transaction id. The encoder must be a TransactionEncoder.
+func (b *Builder) Transaction(ctx context.Context, topic string, tb *sluice.TransactionBoundary) (*kgo.Record, error) {
+	te, ok := b.enc.(TransactionEncoder)
+	if !ok {
+		return nil, fmt.Errorf("tombstone: the encoder writes no transaction records")
+	}
+	key, err := te.TransactionKey(ctx, topic, tb.ID)
+	if err != nil {
+		return nil, fmt.Errorf("encode transaction key for %s: %w", topic, err)
+	}
+	val, err := te.TransactionValue(ctx, topic, tb)
+	if err != nil {
+		return nil, fmt.Errorf("encode transaction value for %s: %w", topic, err)
+	}
+	return &kgo.Record{Topic: topic, Key: key, Value: val}, nil
 }
 
 func (b *Builder) one(ctx context.Context, dst []*kgo.Record, topic string, ev *sluice.Event, keyRow sluice.Row) ([]*kgo.Record, error) {
