@@ -150,6 +150,10 @@ type Table struct {
 	Key []int
 	// PrimaryKey is true when Key is the table's primary key.
 	PrimaryKey bool
+	// Topic, when set, is the topic the table's records go to instead of
+	// <prefix>.<database>.<table>: a routed table (routing.topics), whose
+	// schemas are then named and registered after the topic.
+	Topic string
 }
 
 // ColumnIndex returns the index of the named column, or -1.

@@ -28,6 +28,7 @@ type Config struct {
 	Avro           AvroConfig           `yaml:"avro"`
 	ConnectJSON    ConnectJSONConfig    `yaml:"connect_json"`
 	Transactions   TransactionsConfig   `yaml:"transactions"`
+	Routing        RoutingConfig        `yaml:"routing"`
 	Log            LogConfig            `yaml:"log"`
 	Debug          DebugConfig          `yaml:"debug"`
 
@@ -158,6 +159,12 @@ type AvroConfig struct {
 type TransactionsConfig struct {
 	Metadata bool   `yaml:"metadata" default:"false" help:"write a BEGIN and an END record per source transaction to the transaction topic, and a transaction block (id, total and per-table order) in each streamed event"`
 	Topic    string `yaml:"topic" help:"the transaction topic; empty means <kafka.topic_prefix>.transaction"`
+}
+
+// RoutingConfig sends the records of several tables to one topic.
+type RoutingConfig struct {
+	Topics   map[string]string `yaml:"topics" help:"topic by table: a regular expression over db.table (matching the whole name) to the topic its tables' records go to, with $1… naming the expression's groups, e.g. {\"shard_[0-9]+\\.(orders)\": \"sluice.shards.$1\"}"`
+	KeyField string            `yaml:"key_field" default:"__source_table" help:"name of the field routed tables' keys and rows gain, holding db.table, so that keys stay unique across the tables of a topic"`
 }
 
 // TransactionTopic is the topic of transaction metadata records:

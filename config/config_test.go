@@ -67,6 +67,7 @@ func testdataConfig() *Config {
 		},
 		Avro:        AvroConfig{UnsignedBigint: "long", Mapping: "v2"},
 		ConnectJSON: ConnectJSONConfig{DecimalFormat: "base64"},
+		Routing:     RoutingConfig{KeyField: "__source_table"},
 		Log:         LogConfig{Level: "debug", Format: "json"},
 	}
 }
@@ -166,6 +167,7 @@ func TestLoadConfigLayers(t *testing.T) {
 					SchemaRegistry: SchemaRegistryConfig{URLs: []string{"https://127.0.0.1:8081"}, RequestTimeout: 10 * time.Second},
 					Avro:           AvroConfig{UnsignedBigint: "decimal", Mapping: "v2"},
 					ConnectJSON:    ConnectJSONConfig{DecimalFormat: "base64"},
+					Routing:        RoutingConfig{KeyField: "__source_table"},
 					Log:            LogConfig{Level: "info", Format: "text"},
 				}
 			},

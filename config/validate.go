@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -171,6 +172,17 @@ func (c *Config) Validate() error {
 		p.add("avro.mapping", "format connect-json is shaped by mapping v2; set avro.mapping: v2")
 	}
 	p.oneOf("connect_json.decimal_format", c.ConnectJSON.DecimalFormat, "base64", "numeric")
+	for _, expr := range sortedKeys(c.Routing.Topics) {
+		if _, err := regexp.Compile(expr); err != nil {
+			p.add("routing.topics", "%q is not a regular expression: %v", expr, err)
+		}
+		if topic := c.Routing.Topics[expr]; topic == "" || !isTopicName(strings.NewReplacer("$", "", "{", "", "}", "").Replace(topic)) {
+			p.add("routing.topics", "the topic %q of %q is not a valid topic name; use letters, digits, \".\", \"_\", \"-\" and $1… for the expression's groups", topic, expr)
+		}
+	}
+	if len(c.Routing.Topics) > 0 && (c.Routing.KeyField == "" || !isAvroName(c.Routing.KeyField)) {
+		p.add("routing.key_field", "%q is not a field name; use letters, digits and \"_\", not starting with a digit, e.g. __source_table", c.Routing.KeyField)
+	}
 	if tt := c.Transactions.Topic; tt != "" && !isTopicName(tt) {
 		p.add("transactions.topic", "%q is not a valid topic name; use letters, digits, \".\", \"_\" and \"-\", e.g. sluice.transaction", tt)
 	}
@@ -422,6 +434,16 @@ func (c *Config) CheckFiles() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isAvroName reports whether s is a legal Avro (and Connect) field name.
+func isAvroName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // MySQL TLS modes, as the mysql client's --ssl-mode names them.

@@ -221,6 +221,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if cfg.Transactions.Metadata {
 		pipe.tx = &txTracker{topic: cfg.TransactionTopic()}
 	}
+	if pipe.route, err = newRouter(cfg.Routing); err != nil {
+		return err
+	}
 	e.st.setCommitted(pipe.Acked)
 
 	// The producer's checkpoint loop runs beside the source; the first of

@@ -38,6 +38,10 @@ type pipeline struct {
 	lastTable *sluice.Table
 	lastProg  *tableProgress
 
+	// route sends routed tables' records to their topic; nil without
+	// routes.
+	route *router
+
 	// tx numbers streamed events within their transactions and writes
 	// the transaction topic's records; nil unless transaction metadata
 	// is on.
@@ -124,6 +128,12 @@ func newPipeline(name string, b *tombstone.Builder, prod *sink.Producer, adm *ka
 // Change implements sluice.Handler. It blocks while the producer's buffer
 // is full.
 func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
+	if p.route != nil {
+		var err error
+		if ev, err = p.route.event(ev); err != nil {
+			return err
+		}
+	}
 	if err := p.ensureTopic(ctx, ev.Table); err != nil {
 		return err
 	}

@@ -341,3 +341,25 @@ func TestAvroV2RefusesV1Subjects(t *testing.T) {
 		t.Fatalf("v1 over v2 subject: %v", err)
 	}
 }
+
+// TestAvroRoutedTable: a routed table's schemas are named after its topic
+// and registered under the topic's subjects, so that every table routed to
+// the topic shares them.
+func TestAvroRoutedTable(t *testing.T) {
+	enc, reg, _ := newTestAvro(t, v2Options("mysql"))
+	tbl := mysqlAvroTable()
+	tbl.Topic = "all.shop-orders"
+	key, _, err := AvroSchemas(tbl, v2Options("mysql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(key, `"name":"Key","namespace":"all.shop_orders"`) {
+		t.Errorf("key schema %s", key)
+	}
+	if _, err := enc.Key(context.Background(), tbl, mysqlAvroRows()[0]); err != nil {
+		t.Fatal(err)
+	}
+	if !reg.SubjectExists("all.shop-orders-key") || !reg.SubjectExists("all.shop-orders-value") {
+		t.Error("routed subjects not registered")
+	}
+}

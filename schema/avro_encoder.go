@@ -306,7 +306,10 @@ func (e *AvroEncoder) shape(ctx context.Context, t *sluice.Table) (*avroShape, e
 	if err != nil {
 		return nil, err
 	}
-	topic := avroTopicName(e.opts.TopicPrefix, t.Database, t.Name)
+	topic := t.Topic
+	if topic == "" {
+		topic = avroTopicName(e.opts.TopicPrefix, t.Database, t.Name)
+	}
 	s.keySubject, s.valSubject = topic+"-key", topic+"-value"
 	if s.key != "" {
 		if s.keyID, err = e.reg.register(ctx, s.keySubject, s.key); err != nil {

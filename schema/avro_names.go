@@ -49,6 +49,16 @@ func avroNamespace(prefix, database, table string) string {
 	return strings.Join(parts, ".")
 }
 
+// avroTopicNamespace is the namespace of the records of a routed topic:
+// its dot-separated parts, each made a legal Avro name.
+func avroTopicNamespace(topic string) string {
+	parts := strings.Split(topic, ".")
+	for i, p := range parts {
+		parts[i] = avroName(p)
+	}
+	return strings.Join(parts, ".")
+}
+
 // avroFieldNames returns a legal, unique Avro field name for each column
 // name, in order. Names that are already legal are kept as they are. A name
 // that had to be changed and whose legal form is taken (by a legal name or

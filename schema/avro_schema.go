@@ -170,6 +170,10 @@ func buildAvroShape(t *sluice.Table, opts AvroOptions) (*avroShape, error) {
 		return nil, fmt.Errorf("build avro schema: no table")
 	}
 	ns := avroNamespace(opts.TopicPrefix, t.Database, t.Name)
+	if t.Topic != "" {
+		// A routed table: every table of the topic shares its names.
+		ns = avroTopicNamespace(t.Topic)
+	}
 	names := make([]string, len(t.Columns))
 	for i := range t.Columns {
 		names[i] = t.Columns[i].Name

@@ -62,12 +62,16 @@ func NewBuilder(prefix string, enc Encoder) *Builder {
 	return &Builder{prefix: prefix, enc: enc, renc: renc, topics: map[*sluice.Table]string{}}
 }
 
-// Topic returns the topic of t's records.
+// Topic returns the topic of t's records: t.Topic when the table is
+// routed, else <prefix>.<database>.<table>.
 func (b *Builder) Topic(t *sluice.Table) string {
 	if name, ok := b.topics[t]; ok {
 		return name
 	}
-	name := TopicName(b.prefix, t.Database, t.Name)
+	name := t.Topic
+	if name == "" {
+		name = TopicName(b.prefix, t.Database, t.Name)
+	}
 	if len(b.topics) > 4096 { // shapes come and go with DDL; keep the cache bounded
 		clear(b.topics)
 	}
