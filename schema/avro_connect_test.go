@@ -143,7 +143,7 @@ func TestAvroV2Replacements(t *testing.T) {
 		replaced  map[string]bool // column names replaced in some row
 	}{
 		{mysqlAvroTable(), mysqlAvroRows(), "mysql", map[string]bool{"d": true, "dt": true, "ts": true, "dtn": true}},
-		{postgresAvroTable(), postgresAvroRows(), "postgresql", map[string]bool{"n": true, "nn": true, "ts": true, "grid": true, "days": true, "nums": true}},
+		{postgresAvroTable(), postgresAvroRows(), "postgresql", map[string]bool{"n": true, "nn": true, "ts": true, "tstz": true, "grid": true, "days": true, "nums": true}},
 	} {
 		opts := v2Options(c.connector)
 		enc, _, cl := newTestAvro(t, opts)

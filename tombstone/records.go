@@ -98,15 +98,18 @@ const (
 	HeaderUnavailableAfter  = "sluice.unavailable.after"
 )
 
-// Headers naming the values written as null because the value's field
-// type has no form for them (Avro mapping v2: MySQL zero dates,
-// PostgreSQL infinities and NaN, …): a JSON object of column name to the
-// value's canonical text, e.g. {"shipped":"0000-00-00"}. A record carries
-// each header only when the image has such a value; a null in the
-// envelope is the value named here, not SQL NULL.
+// Header key prefixes naming the values written as null because the
+// value's field type has no form for them (Avro mapping v2 and
+// connect-json: MySQL zero dates, PostgreSQL infinities and NaN, …): a
+// record carries one header per such value, its key the prefix followed by
+// the column's name (sluice.replaced.after.shipped), its value the value's
+// canonical text (0000-00-00). A null in the envelope is the value named
+// here, not SQL NULL. (One plain-text header per value, rather than one
+// JSON object, because Kafka Connect parses header values and sinks
+// refuse maps without a schema.)
 const (
-	HeaderReplacedBefore = "sluice.replaced.before"
-	HeaderReplacedAfter  = "sluice.replaced.after"
+	HeaderReplacedBefore = "sluice.replaced.before."
+	HeaderReplacedAfter  = "sluice.replaced.after."
 )
 
 // TruncateKey is the key of a truncate record on a keyed table: empty but
@@ -197,33 +200,17 @@ func (b *Builder) one(ctx context.Context, dst []*kgo.Record, topic string, ev *
 	return append(dst, rec), nil
 }
 
-// replacedHeaders appends the headers naming replaced values: one JSON
-// object per image, its members in the order the encoder reported them
-// (column order, for schema.AvroEncoder).
+// replacedHeaders appends a header per replaced value.
 func replacedHeaders(hs []kgo.RecordHeader, t *sluice.Table, replaced []sluice.Replacement) []kgo.RecordHeader {
-	for _, after := range []bool{false, true} {
-		var v []byte
-		for _, r := range replaced {
-			if r.After != after || r.Column < 0 || r.Column >= len(t.Columns) {
-				continue
-			}
-			if v == nil {
-				v = append(v, '{')
-			} else {
-				v = append(v, ',')
-			}
-			name, _ := json.Marshal(t.Columns[r.Column].Name)
-			text, _ := json.Marshal(r.Text)
-			v = append(append(append(v, name...), ':'), text...)
-		}
-		if v == nil {
+	for _, r := range replaced {
+		if r.Column < 0 || r.Column >= len(t.Columns) {
 			continue
 		}
-		name := HeaderReplacedBefore
-		if after {
-			name = HeaderReplacedAfter
+		prefix := HeaderReplacedBefore
+		if r.After {
+			prefix = HeaderReplacedAfter
 		}
-		hs = append(hs, kgo.RecordHeader{Key: name, Value: append(v, '}')})
+		hs = append(hs, kgo.RecordHeader{Key: prefix + t.Columns[r.Column].Name, Value: []byte(r.Text)})
 	}
 	return hs
 }
