@@ -135,6 +135,21 @@
 // Restart (graceful) and Kill (SIGKILL, as in a crash) let tests exercise
 // recovery on every server; Restart after Kill is a crash recovery.
 //
+// # Kafka Connect
+//
+// [StartConnect] runs a standalone Kafka Connect 4.1.1 worker against a
+// broker ([ConnectOptions.Bootstrap]), its REST API at [Connect.URL], with
+// two plugins: Debezium's JDBC sink connector 3.5.0.Final (with its JDBC
+// drivers, PostgreSQL's included) and Apicurio Registry's 2.4.2.Final
+// converters (io.apicurio.registry.utils.converter.AvroConverter, which
+// reads Confluent's wire format from [Registry] with
+// apicurio.registry.as-confluent=true and apicurio.registry.use-id=contentId).
+// Tests create connectors over REST ([Connect.CreateConnector]) and wait
+// for them with [Connect.WaitRunning], which fails with the trace of a
+// FAILED task. [InstallConnect] copies the jars from Maven Central as the
+// embedded connect-pom.xml says, each plugin in a folder of its own that
+// holds no second copy of the worker's Jackson or Kafka jars.
+//
 // # Guarantees
 //
 //   - Children never outlive the process that started them: each one runs in
