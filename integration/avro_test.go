@@ -124,6 +124,9 @@ func newAvroFixture(t *testing.T) *fixture {
 // avroMapping says otherwise; the v1 tests read v1's string branches).
 func (f *fixture) formatYAML() string {
 	if f.registry == nil {
+		if f.format != "" {
+			return "format: " + f.format + "\n"
+		}
 		return "format: json\n"
 	}
 	mapping := f.avroMapping

@@ -78,6 +78,7 @@ func testMain(m *testing.M) int {
 	stopTestRegistry()
 	pg.stop()
 	pgTLS.stop()
+	connectWorker.stop()
 	return code
 }
 
@@ -100,6 +101,9 @@ type fixture struct {
 	registry testRegistry
 	// avroMapping is avro.mapping for an Avro fixture; empty means v1.
 	avroMapping string
+	// format, when set and registry is not, is the format in config
+	// (connect-json); otherwise json.
+	format string
 	// brokers, when set, replaces kafka's PLAINTEXT listener in config,
 	// and kafkaYAML adds settings under kafka: (secure_test.go).
 	brokers, kafkaYAML string

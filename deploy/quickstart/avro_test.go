@@ -54,13 +54,19 @@ type avroFixture struct {
 
 func newAvroFixture(t *testing.T, prefix string) *avroFixture {
 	t.Helper()
+	return newAvroFixtureMapping(t, prefix, "")
+}
+
+// newAvroFixtureMapping is newAvroFixture with an Avro mapping.
+func newAvroFixtureMapping(t *testing.T, prefix, mapping string) *avroFixture {
+	t.Helper()
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
 	cl, err := sr.NewClient(sr.URLs(reg.URL()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := schema.NewAvroEncoder(cl, schema.AvroOptions{TopicPrefix: prefix, Version: "test"}, nil)
+	enc, err := schema.NewAvroEncoder(cl, schema.AvroOptions{TopicPrefix: prefix, Version: "test", Mapping: mapping, Connector: "mysql"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +90,13 @@ func (f *avroFixture) records(t *testing.T, ev *sluice.Event) []record {
 }
 
 func TestAvroRecordsPrintLikeJSON(t *testing.T) {
-	f := newAvroFixture(t, "quickstart.mysql")
+	for _, mapping := range []string{schema.AvroMappingV1, schema.AvroMappingV2} {
+		t.Run(mapping, func(t *testing.T) { testAvroRecordsPrintLikeJSON(t, mapping) })
+	}
+}
+
+func testAvroRecordsPrintLikeJSON(t *testing.T, mapping string) {
+	f := newAvroFixtureMapping(t, "quickstart.mysql", mapping)
 	src := sluice.Source{Connector: "mysql", Name: "quickstart-mysql", Snapshot: true}
 	got := f.records(t, &sluice.Event{Op: sluice.OpRead, Table: mysqlCustomers, Source: src,
 		After: sluice.Row{int64(1), "Ada Lovelace", "ada@example.com", "2024-01-15 09:30:00.123456"}})

@@ -4,7 +4,7 @@
 //	go run ./deploy/quickstart                    demo, then keep printing until Ctrl-C
 //	go run ./deploy/quickstart -once              demo, then stop and exit (non-zero if it fails)
 //	go run ./deploy/quickstart -source mysql      MariaDB only (-source postgresql: PostgreSQL only; default both)
-//	go run ./deploy/quickstart -install-only      install MariaDB, PostgreSQL, Kafka and the schema registry into the cache, then exit
+//	go run ./deploy/quickstart -install-only      install MariaDB, PostgreSQL, Kafka, the schema registry and Kafka Connect into the cache, then exit
 //
 // # What it does
 //
@@ -90,7 +90,7 @@ const (
 )
 
 func main() {
-	installOnly := flag.Bool("install-only", false, "install MariaDB, PostgreSQL, Kafka and the schema registry (into the cache) if missing, then exit")
+	installOnly := flag.Bool("install-only", false, "install MariaDB, PostgreSQL, Kafka, the schema registry and Kafka Connect (into the cache) if missing, then exit")
 	once := flag.Bool("once", false, "exit after the live changes' records have been printed; exit 1 if they do not arrive within "+demoTimeout.String())
 	which := flag.String("source", sourceBoth, "the database(s) to capture: mysql (MariaDB), postgresql or both")
 	flag.Usage = func() {
@@ -125,8 +125,8 @@ func say(format string, args ...any) {
 	fmt.Printf("==> "+format+"\n", args...)
 }
 
-// install installs MariaDB, PostgreSQL, Kafka and the schema registry
-// unless they are there already. It blocks for the downloads and the
+// install installs MariaDB, PostgreSQL, Kafka, the schema registry and
+// Kafka Connect unless they are there already. It blocks for the downloads and the
 // registry's build.
 func install(ctx context.Context) error {
 	say("Installing MariaDB (Debian packages) unless present")
@@ -147,7 +147,11 @@ func install(ctx context.Context) error {
 	if err := local.InstallRegistry(ctx); err != nil {
 		return err
 	}
-	say("Ready: MariaDB installed, PostgreSQL in %s, Kafka in %s, schema registry installed", pgBin, libs)
+	say("Installing Kafka Connect with Debezium's JDBC sink (jars from Maven Central, cached; the integration tests use it) unless present")
+	if err := local.InstallConnect(ctx); err != nil {
+		return err
+	}
+	say("Ready: MariaDB installed, PostgreSQL in %s, Kafka in %s, schema registry and Kafka Connect installed", pgBin, libs)
 	return nil
 }
 
