@@ -113,6 +113,18 @@ type Column struct {
 	// Elem describes the elements of a KindArray column (its Name is the
 	// column's); nil for every other kind.
 	Elem *Column
+	// Transform names what sluice did to the column's values (package
+	// transform, the transforms settings); empty for none. "mask": every
+	// non-NULL value is the configured mask text. "sha256": every non-NULL
+	// value is the lower-case hex SHA-256 of the salt and the source
+	// value's text. Both make the column a KindString column whatever the
+	// source type was, with a SourceType describing what it now holds
+	// ("varchar(n)" and "char(64)", or PostgreSQL's "character
+	// varying(n)" and "character(64)"); the source's type is not kept.
+	// "truncate(N)": string values keep at most N Unicode characters; the
+	// column keeps its kind and source type. Schemas carry it as the field
+	// property sluice.transform.
+	Transform string
 }
 
 // Interval is the value of a KindInterval column: a PostgreSQL interval,

@@ -26,6 +26,7 @@ type Config struct {
 	// SchemaRegistry and Avro apply when Format is avro.
 	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
 	Avro           AvroConfig           `yaml:"avro"`
+	Transforms     TransformsConfig     `yaml:"transforms"`
 	ConnectJSON    ConnectJSONConfig    `yaml:"connect_json"`
 	Transactions   TransactionsConfig   `yaml:"transactions"`
 	Routing        RoutingConfig        `yaml:"routing"`
@@ -40,7 +41,8 @@ type Config struct {
 
 // Warnings returns what Load found questionable but not wrong enough to
 // stop: SLUICE_* environment variables that name no setting, each with a
-// "did you mean" when a setting's variable is near. The caller logs each
+// "did you mean" when a setting's variable is near, and a
+// transforms.hash_salt too short to keep hashes private. The caller logs each
 // one. It is nil when there is nothing to say, and always nil for a Config
 // not made by Load.
 func (c *Config) Warnings() []string { return c.warnings }
@@ -73,6 +75,18 @@ type TablesConfig struct {
 	Exclude        []string            `yaml:"exclude" help:"db.table patterns to leave out of include's matches"`
 	ExcludeColumns []string            `yaml:"exclude_columns" help:"db.table.column patterns of columns never read or sent"`
 	Keys           map[string][]string `yaml:"keys" help:"key columns of tables without a primary key, by db.table"`
+}
+
+// TransformsConfig rewrites the values of chosen columns before they leave
+// sluice, in snapshot reads and streamed changes alike. A column takes at
+// most one transform; NULL stays NULL.
+type TransformsConfig struct {
+	Mask         []string       `yaml:"mask" help:"db.table.column patterns of columns whose values become mask_with; not for key columns"`
+	MaskWith     string         `yaml:"mask_with" default:"****" help:"the text every value of a masked column becomes"`
+	Hash         []string       `yaml:"hash" help:"db.table.column patterns of columns whose values become the lower-case hex SHA-256 of hash_salt followed by the value's text"`
+	HashSalt     Secret         `yaml:"hash_salt" help:"secret put before every hashed value; required with hash; prefer hash_salt_file or the environment variable"`
+	HashSaltFile string         `yaml:"hash_salt_file" help:"file holding hash_salt, read at start-up; a trailing newline is dropped"`
+	Truncate     map[string]int `yaml:"truncate" help:"db.table.column patterns of string columns to the most characters their values keep"`
 }
 
 // SnapshotConfig controls the initial copy of existing rows.

@@ -66,6 +66,7 @@ func testdataConfig() *Config {
 			RequestTimeout: 5 * time.Second,
 		},
 		Avro:        AvroConfig{UnsignedBigint: "long", Mapping: "v2"},
+		Transforms:  TransformsConfig{MaskWith: "****"},
 		ConnectJSON: ConnectJSONConfig{DecimalFormat: "base64"},
 		Routing:     RoutingConfig{KeyField: "__source_table"},
 		Log:         LogConfig{Level: "debug", Format: "json"},
@@ -166,6 +167,7 @@ func TestLoadConfigLayers(t *testing.T) {
 					Format:         "avro",
 					SchemaRegistry: SchemaRegistryConfig{URLs: []string{"https://127.0.0.1:8081"}, RequestTimeout: 10 * time.Second},
 					Avro:           AvroConfig{UnsignedBigint: "decimal", Mapping: "v2"},
+					Transforms:     TransformsConfig{MaskWith: "****"},
 					ConnectJSON:    ConnectJSONConfig{DecimalFormat: "base64"},
 					Routing:        RoutingConfig{KeyField: "__source_table"},
 					Log:            LogConfig{Level: "info", Format: "text"},
@@ -715,12 +717,19 @@ func TestDocsExampleLoads(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := writeFile(t, "sluice.yaml", strings.Replace(example, "/run/secrets/mysql-password", pw, 1))
+	salt := filepath.Join(t.TempDir(), "salt")
+	if err := os.WriteFile(salt, []byte("a long and random salt\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example = strings.Replace(example, "/run/secrets/mysql-password", pw, 1)
+	example = strings.Replace(example, "/run/secrets/hash-salt", salt, 1)
+	p := writeFile(t, "sluice.yaml", example)
 	c, err := Load(p, nil, nil)
 	if err != nil {
 		t.Fatalf("docs example does not load: %v", err)
 	}
-	if c.Source.Password.Reveal() != "x" || len(c.Kafka.Brokers) != 3 {
+	if c.Source.Password.Reveal() != "x" || len(c.Kafka.Brokers) != 3 ||
+		c.Transforms.HashSalt.Reveal() != "a long and random salt" || c.Transforms.Truncate["shop.orders.comment"] != 200 {
 		t.Errorf("docs example loaded wrongly: %+v", c)
 	}
 }

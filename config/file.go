@@ -182,6 +182,9 @@ func (l *fileLoader) merge(n *yaml.Node, v reflect.Value, prefix string) {
 // (3.5, 3306.0, 1e3) for an integer setting does not fit: yaml.v3 would
 // truncate it.
 func (l *fileLoader) leaf(n *yaml.Node, fv reflect.Value, key string) {
+	if t := fv.Type(); t.Kind() == reflect.Map && isInteger(t.Elem()) && n.Kind == yaml.MappingNode && !l.integers(n, key) {
+		return
+	}
 	tmp := reflect.New(fv.Type())
 	float := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && isInteger(fv.Type())
 	if err := n.Decode(tmp.Interface()); err != nil || float {
@@ -193,6 +196,27 @@ func (l *fileLoader) leaf(n *yaml.Node, fv reflect.Value, key string) {
 		return
 	}
 	fv.Set(tmp.Elem())
+}
+
+// integers checks that every value of mapping n, the value of a mapping of
+// integers, is an integer, and reports each one that is not with its name:
+// yaml.v3 would truncate a float (3.5) and its error would not say which
+// entry is wrong.
+func (l *fileLoader) integers(n *yaml.Node, key string) bool {
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], unalias(n.Content[i+1])
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!int" {
+			continue
+		}
+		got := nodeKind(v)
+		if v.Kind == yaml.ScalarNode {
+			got = quoteRaw(v.Value)
+		}
+		l.add(v.Line, "%s: %s: want an integer, got %s", key, quoteRaw(k.Value), got)
+		ok = false
+	}
+	return ok
 }
 
 // fieldByYAMLName finds the exported field of struct t, or of a struct it

@@ -152,6 +152,9 @@ func Load(path string, args []string, env []string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return fail(err)
 	}
+	if w := c.Transforms.saltWarning(); w != "" {
+		warnings = append(warnings, w)
+	}
 	c.warnings = warnings
 	return c, nil
 }

@@ -8,12 +8,17 @@ import (
 	"time"
 )
 
-// resolve reads source.password_file and derives source.server_id.
+// resolve reads the secret files (source.password_file,
+// kafka.sasl.password_file, transforms.hash_salt_file,
+// schema_registry.password_file) and derives source.server_id.
 func (c *Config) resolve() error {
 	if err := readSecretFile("source.password", c.Source.PasswordFile, &c.Source.Password); err != nil {
 		return err
 	}
 	if err := readSecretFile("kafka.sasl.password", c.Kafka.SASL.PasswordFile, &c.Kafka.SASL.Password); err != nil {
+		return err
+	}
+	if err := readSecretFile("transforms.hash_salt", c.Transforms.HashSaltFile, &c.Transforms.HashSalt); err != nil {
 		return err
 	}
 	if c.Source.ServerID == 0 {
@@ -69,7 +74,11 @@ func readSecretFile(key, file string, dst *Secret) error {
 	}
 	pw := strings.TrimRight(string(data), "\r\n")
 	if pw == "" {
-		return fmt.Errorf("%s_file: %s is empty; write the password into it", key, file)
+		what := "password"
+		if !strings.HasSuffix(key, "password") {
+			what = "secret"
+		}
+		return fmt.Errorf("%s_file: %s is empty; write the %s into it", key, file, what)
 	}
 	*dst = Secret{pw}
 	return nil

@@ -114,6 +114,9 @@ func describe(t reflect.Type) string {
 		if t.Elem().Kind() == reflect.String {
 			return "a mapping of names to strings"
 		}
+		if t.Elem().Kind() == reflect.Int {
+			return "a mapping of names to integers"
+		}
 		if t.Elem().Kind() == reflect.Slice && t.Elem().Elem().Kind() == reflect.String {
 			return "a mapping of names to lists of strings"
 		}
@@ -147,8 +150,11 @@ func placeholder(t reflect.Type) string {
 	case reflect.Slice:
 		return "a,b,..."
 	case reflect.Map:
-		if t.Elem().Kind() == reflect.Slice {
+		switch t.Elem().Kind() {
+		case reflect.Slice:
 			return "db.table=col:col,..."
+		case reflect.Int:
+			return "key=n,..."
 		}
 		return "key=value,..."
 	}
@@ -214,15 +220,20 @@ func splitList(raw, sep string) []string {
 	return out
 }
 
-// parseMap reads "k=v,k=v" into a map[string]string, or "db.t=a:b,db.u=c"
-// into a map[string][]string. In the first form a part without "=" continues
-// the previous value, so "cleanup.policy=compact,delete" keeps its comma.
+// parseMap reads "k=v,k=v" into a map[string]string, "db.t=a:b,db.u=c"
+// into a map[string][]string, or "k=1,k=2" into a map[string]int. In the
+// first form a part without "=" continues the previous value, so
+// "cleanup.policy=compact,delete" keeps its comma.
 func parseMap(t reflect.Type, raw string) (reflect.Value, error) {
 	m := reflect.MakeMap(t)
 	lists := t.Elem().Kind() == reflect.Slice
+	ints := t.Elem().Kind() == reflect.Int
 	example := "want key=value pairs separated by commas, e.g. retention.ms=-1,min.insync.replicas=2"
-	if lists {
+	switch {
+	case lists:
 		example = "want db.table=column:column pairs separated by commas, e.g. shop.log=id:ts,shop.tags=tag"
+	case ints:
+		example = "want key=integer pairs separated by commas, e.g. shop.customers.note=64,shop.orders.memo=200"
 	}
 	last := ""
 	for part := range strings.SplitSeq(raw, ",") {
@@ -233,16 +244,23 @@ func parseMap(t reflect.Type, raw string) (reflect.Value, error) {
 		k, val, ok := strings.Cut(part, "=")
 		k = strings.TrimSpace(k)
 		switch {
-		case !ok && !lists && last != "":
+		case !ok && !lists && !ints && last != "":
 			prev := m.MapIndex(reflect.ValueOf(last)).String()
 			m.SetMapIndex(reflect.ValueOf(last), reflect.ValueOf(prev+","+part))
 			continue
 		case !ok || k == "":
 			return m, errors.New(example)
 		}
-		if lists {
+		switch {
+		case lists:
 			m.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(splitList(val, ":")))
-		} else {
+		case ints:
+			n, err := strconv.Atoi(strings.TrimSpace(val))
+			if err != nil {
+				return m, errors.New(example)
+			}
+			m.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(n))
+		default:
 			m.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(strings.TrimSpace(val)))
 		}
 		last = k

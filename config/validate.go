@@ -96,6 +96,8 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	c.Transforms.validate(&p)
+
 	if c.Snapshot.Mode == "" {
 		p.add("snapshot.mode", "required; one of initial, never")
 	} else {
@@ -201,6 +203,57 @@ func (c *Config) Validate() error {
 	}
 
 	return errors.Join(p...)
+}
+
+// validate checks transforms: the patterns, the lengths, mask_with, the
+// salt, and that no pattern is given to two transforms. Whether a column
+// matched by two different patterns of two transforms exists, and whether
+// a truncated column is a string, is known only once the tables are: the
+// engine reports those when it first meets the table (and sluice check
+// beforehand). Nothing here shows the salt.
+func (x *TransformsConfig) validate(p *problems) {
+	owner := map[string]string{} // pattern -> the first setting naming it
+	claim := func(key, pat string) {
+		if first, ok := owner[pat]; ok && first != key {
+			p.add(key, "%q is named by %s too; a column takes one transform: keep the pattern in one of them", pat, first)
+			return
+		}
+		owner[pat] = key
+	}
+	for _, pat := range x.Mask {
+		p.pattern("transforms.mask", pat, 3, `"shop.customers.email" or "*.*.ssn"`)
+		claim("transforms.mask", pat)
+	}
+	for _, pat := range x.Hash {
+		p.pattern("transforms.hash", pat, 3, `"shop.customers.email" or "*.*.ssn"`)
+		claim("transforms.hash", pat)
+	}
+	for _, pat := range sortedKeys(x.Truncate) {
+		p.pattern("transforms.truncate", pat, 3, `"shop.customers.note"`)
+		claim("transforms.truncate", pat)
+		if n := x.Truncate[pat]; n < 1 {
+			p.add("transforms.truncate", "%q: %d is not a length; give the most characters to keep, at least 1, e.g. %s: 64", pat, n, pat)
+		}
+	}
+	if len(x.Mask) > 0 && x.MaskWith == "" {
+		p.add("transforms.mask_with", "must not be empty when transforms.mask is set; give the text masked values become, e.g. ****")
+	}
+	if len(x.Hash) > 0 && x.HashSalt.IsZero() {
+		p.add("transforms.hash_salt", "required when transforms.hash is set; set transforms.hash_salt_file or SLUICE_TRANSFORMS_HASH_SALT to a long random secret, e.g. the output of openssl rand -hex 32")
+	}
+}
+
+// minSaltLength is the salt length below which Load warns.
+const minSaltLength = 16
+
+// saltWarning is Load's warning about a short transforms.hash_salt, or "".
+// It shows the salt's length, never the salt.
+func (x *TransformsConfig) saltWarning() string {
+	if len(x.Hash) == 0 || x.HashSalt.IsZero() || len(x.HashSalt.Reveal()) >= minSaltLength {
+		return ""
+	}
+	return fmt.Sprintf("transforms.hash_salt has %d characters: a short salt lets anyone who guesses it test candidate values against the hashes; use a random secret of at least %d, e.g. the output of openssl rand -hex 32",
+		len(x.HashSalt.Reveal()), minSaltLength)
 }
 
 // The range Kafka's producer accepts for kafka.max_message_bytes.

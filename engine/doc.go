@@ -28,7 +28,8 @@
 //	                       Source.Stream(from)   (binlog │ pgoutput)
 //	                                       │ events, Resumable at commits
 //	                                       ▼
-//	    pipeline: tombstone.Builder (keys · schema: Avro/JSON) → sink.Producer
+//	    pipeline: transform (column transforms, when configured) → routing
+//	              → tombstone.Builder (keys · schema: Avro/JSON) → sink.Producer
 //	                                       │ acks
 //	                                       ▼
 //	          checkpoint topic ◄── position, once Kafka acknowledged it

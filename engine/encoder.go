@@ -59,7 +59,9 @@ func avroOptions(cfg *config.Config) schema.AvroOptions {
 	}
 	if pats := slices.Clone(cfg.Avro.TextColumns); len(pats) > 0 {
 		opts.TextColumn = func(t *sluice.Table, col *sluice.Column) bool {
-			return sluice.MatchColumn(pats, t.Database, t.Name, col.Name)
+			// A masked or hashed column is a string already; a truncated
+			// one is a string column, which text_columns does not take.
+			return col.Transform == "" && sluice.MatchColumn(pats, t.Database, t.Name, col.Name)
 		}
 	}
 	return opts

@@ -121,6 +121,9 @@ func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := newTransformer(&cfg); err != nil {
+		return nil, err
+	}
 	e := &Engine{cfg: cfg, kcfg: kcfg, log: slog.Default()}
 	for _, o := range opts {
 		o(e)
@@ -222,6 +225,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		pipe.tx = &txTracker{topic: cfg.TransactionTopic()}
 	}
 	if pipe.route, err = newRouter(cfg.Routing); err != nil {
+		return err
+	}
+	if pipe.xf, err = newTransformer(cfg); err != nil {
 		return err
 	}
 	e.st.setCommitted(pipe.Acked)

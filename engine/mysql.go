@@ -149,6 +149,7 @@ func (m *mysqlSource) Check(ctx context.Context) (sluice.Problems, []string) {
 	if len(tables) == 0 {
 		problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf("tables.include %v matches no table: nothing will be captured until such a table exists", sel.Include)})
 	}
+	var shapes []*sluice.Table
 	for _, ref := range tables {
 		full, err := snapshot.LoadTable(conn, ref.Database, ref.Name)
 		if err != nil {
@@ -160,17 +161,23 @@ func (m *mysqlSource) Check(ctx context.Context) (sluice.Problems, []string) {
 			problems = append(problems, sluice.Problem{Message: err.Error()})
 			continue
 		}
-		if m.cfg.Format == "avro" || m.cfg.Format == "connect-json" {
-			opts := avroOptions(m.cfg)
-			if m.cfg.Format == "connect-json" {
-				opts.Mapping = schema.AvroMappingV2
-			}
-			if _, _, err := schema.AvroSchemas(proj.Table, opts); err != nil {
-				problems = append(problems, sluice.Problem{Message: fmt.Sprintf("table %s cannot be written as %s: %v", full.FullName(), m.cfg.Format, err)})
-			}
-		}
 		if len(proj.Table.Key) == 0 {
 			problems = append(problems, keylessWarning(full.FullName()))
+		}
+		shapes = append(shapes, proj.Table)
+	}
+	// The records carry the shapes the column transforms make.
+	shapes, xp := transformTables(m.cfg, shapes)
+	problems = append(problems, xp...)
+	if m.cfg.Format == "avro" || m.cfg.Format == "connect-json" {
+		opts := avroOptions(m.cfg)
+		if m.cfg.Format == "connect-json" {
+			opts.Mapping = schema.AvroMappingV2
+		}
+		for _, t := range shapes {
+			if _, _, err := schema.AvroSchemas(t, opts); err != nil {
+				problems = append(problems, sluice.Problem{Message: fmt.Sprintf("table %s cannot be written as %s: %v", t.FullName(), m.cfg.Format, err)})
+			}
 		}
 	}
 	return problems, nil

@@ -14,11 +14,13 @@ import (
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/tombstone"
+	"github.com/sluice-cdc/sluice/transform"
 )
 
-// pipeline is the Handler the sources feed: it turns each event into
-// records (tombstone), makes sure their topic exists, and hands them to the
-// producer; transaction boundaries become checkpoint marks. It records
+// pipeline is the Handler the sources feed: it applies the column
+// transforms, routes, turns each event into records (tombstone), makes
+// sure their topic exists, and hands them to the producer; transaction
+// boundaries become checkpoint marks. It records
 // progress in the engine's status and calls the event hooks. It is used
 // from the source's goroutine only, except Acked.
 type pipeline struct {
@@ -37,6 +39,11 @@ type pipeline struct {
 	// The snapshot table the last event belonged to, and its progress.
 	lastTable *sluice.Table
 	lastProg  *tableProgress
+
+	// xf applies the column transforms (transforms.*) to every event,
+	// snapshot and stream alike, before routing and encoding; nil when no
+	// column is transformed.
+	xf *transform.Transformer
 
 	// route sends routed tables' records to their topic; nil without
 	// routes.
@@ -128,6 +135,12 @@ func newPipeline(name string, b *tombstone.Builder, prod *sink.Producer, adm *ka
 // Change implements sluice.Handler. It blocks while the producer's buffer
 // is full.
 func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
+	if p.xf != nil {
+		var err error
+		if ev, err = p.xf.Event(ev); err != nil {
+			return err
+		}
+	}
 	if p.route != nil {
 		var err error
 		if ev, err = p.route.event(ev); err != nil {

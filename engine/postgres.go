@@ -275,6 +275,7 @@ func (p *postgresSource) check(ctx context.Context, conn *pgx.Conn) (sluice.Prob
 		problems = append(problems, sluice.Problem{Warning: true, Message: fmt.Sprintf("tables.include %v matches no table in database %s: nothing will be captured", sel.Include, s.Database)})
 	}
 	cat := schema.NewPostgresCatalog(conn)
+	var shapes []*sluice.Table
 	for _, ref := range tables {
 		sh, err := snapshot.LoadPostgresShape(ctx, conn, cat, ref, sel)
 		if err != nil {
@@ -282,6 +283,7 @@ func (p *postgresSource) check(ctx context.Context, conn *pgx.Conn) (sluice.Prob
 			continue
 		}
 		t := sh.Proj.Table
+		shapes = append(shapes, t)
 		if len(t.Key) == 0 {
 			problems = append(problems, keylessWarning(t.FullName()))
 		}
@@ -290,6 +292,8 @@ func (p *postgresSource) check(ctx context.Context, conn *pgx.Conn) (sluice.Prob
 				"table %s: columns %s have types sluice carries as their text form (the type name is kept in the record schema)", t.FullName(), strings.Join(cols, ", "))})
 		}
 	}
+	_, xp := transformTables(p.cfg, shapes)
+	problems = append(problems, xp...)
 	return problems, tables, nil
 }
 

@@ -288,6 +288,7 @@ type avroFieldJSON struct {
 	SourceType string          `json:"sluice.source.type,omitempty"`
 	Column     string          `json:"sluice.column,omitempty"`
 	Unit       string          `json:"sluice.unit,omitempty"`
+	Transform  string          `json:"sluice.transform,omitempty"`
 }
 
 // avroSourceRecord is the envelope's source record, shared by every table.
@@ -311,7 +312,7 @@ var avroSourceRecord = avroRecordJSON{Type: "record", Name: "Source", Namespace:
 // (withDefault) every other field gets the zero of its type as default so
 // that adding a NOT NULL column keeps the schema BACKWARD compatible.
 func avroFieldSchema(name string, col *sluice.Column, f avroField, typ any, withDefault bool) avroFieldJSON {
-	fj := avroFieldJSON{Name: name, SourceType: col.SourceType}
+	fj := avroFieldJSON{Name: name, SourceType: col.SourceType, Transform: col.Transform}
 	if name != col.Name {
 		fj.Column = col.Name
 	}
