@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/linkedin/goavro/v2"
+
+	"github.com/sluice-cdc/sluice"
 )
 
 // The Avro benchmarks use benchEvent, the 10-column row of the JSON
@@ -24,6 +26,46 @@ func BenchmarkAvroValue(b *testing.B) {
 	for b.Loop() {
 		buf, _ = enc.AppendValue(ctx, buf[:0], ev)
 	}
+}
+
+// BenchmarkAvroMapping compares the mappings on the same row, each through
+// the call records are built with (tombstone uses ValueReplacing), and
+// connect-json beside them; run with -count to alternate them.
+func BenchmarkAvroMapping(b *testing.B) {
+	ev := benchEvent()
+	ev.Source.Connector = "mysql"
+	ctx := context.Background()
+	for _, mapping := range []string{AvroMappingV1, AvroMappingV2} {
+		b.Run("mapping="+mapping, func(b *testing.B) {
+			enc, _, _ := newTestAvro(b, AvroOptions{TopicPrefix: "sluice", Version: "1.0.0", Mapping: mapping, Connector: "mysql"})
+			var reps []sluice.Replacement
+			buf, reps, err := enc.ValueReplacing(ctx, ev, reps)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, reps, _ = enc.ValueReplacing(ctx, ev, reps[:0])
+			}
+		})
+	}
+	b.Run("connect-json", func(b *testing.B) {
+		enc, err := NewConnectJSONEncoder(AvroOptions{TopicPrefix: "sluice", Version: "1.0.0", Connector: "mysql"}, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var reps []sluice.Replacement
+		buf, reps, err := enc.ValueReplacing(ev, reps)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(buf)))
+		b.ReportAllocs()
+		for b.Loop() {
+			_, reps, _ = enc.ValueReplacing(ev, reps[:0])
+		}
+	})
 }
 
 func BenchmarkAvroValueAlloc(b *testing.B) {

@@ -103,10 +103,11 @@ const (
 // connect-json: MySQL zero dates, PostgreSQL infinities and NaN, …): a
 // record carries one header per such value, its key the prefix followed by
 // the column's name (sluice.replaced.after.shipped), its value the value's
-// canonical text (0000-00-00). A null in the envelope is the value named
-// here, not SQL NULL. (One plain-text header per value, rather than one
-// JSON object, because Kafka Connect parses header values and sinks
-// refuse maps without a schema.)
+// canonical text as a JSON string ("0000-00-00"). A null in the envelope is
+// the value named here, not SQL NULL. (One JSON string per value, rather
+// than one JSON object, because Kafka Connect's default header converter
+// parses header values, and sinks refuse maps and mixed arrays without a
+// schema; a quoted string stays a string.)
 const (
 	HeaderReplacedBefore = "sluice.replaced.before."
 	HeaderReplacedAfter  = "sluice.replaced.after."
@@ -210,7 +211,8 @@ func replacedHeaders(hs []kgo.RecordHeader, t *sluice.Table, replaced []sluice.R
 		if r.After {
 			prefix = HeaderReplacedAfter
 		}
-		hs = append(hs, kgo.RecordHeader{Key: prefix + t.Columns[r.Column].Name, Value: []byte(r.Text)})
+		v, _ := json.Marshal(r.Text) // a string always marshals
+		hs = append(hs, kgo.RecordHeader{Key: prefix + t.Columns[r.Column].Name, Value: v})
 	}
 	return hs
 }

@@ -338,7 +338,7 @@ func TestReplacedHeaders(t *testing.T) {
 	for _, h := range recs[0].Headers {
 		got = append(got, h.Key+"="+string(h.Value))
 	}
-	want := []string{"sluice.replaced.before.qty=0000-00-00", `sluice.replaced.after.qty=say "no"`, "sluice.replaced.after.region=x"}
+	want := []string{`sluice.replaced.before.qty="0000-00-00"`, `sluice.replaced.after.qty="say \"no\""`, `sluice.replaced.after.region="x"`}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("headers %q, want %q", got, want)
 	}
