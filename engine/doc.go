@@ -29,7 +29,9 @@
 //	                                       │ events, Resumable at commits
 //	                                       ▼
 //	    pipeline: transform (column transforms, when configured) → routing
-//	              → tombstone.Builder (keys · schema: Avro/JSON) → sink.Producer
+//	              → transaction numbering (transactions.metadata)
+//	              → tombstone.Builder (keys · schema: Avro/connect-json/JSON)
+//	              → sink.Producer
 //	                                       │ acks
 //	                                       ▼
 //	          checkpoint topic ◄── position, once Kafka acknowledged it
@@ -52,6 +54,11 @@
 //   - Run owns every goroutine it starts (the checkpoint writer, the
 //     sources' readers, the pprof server) and has stopped them when it
 //     returns. Status never blocks on I/O.
+//   - With transactions.metadata, a transaction's BEGIN record is produced
+//     before its first event's records and its END record before the
+//     checkpoint mark of its boundary, so a checkpoint covers both.
+//   - A routed table's records go to its route's topic with the key field
+//     added to key and rows; unrouted tables are untouched.
 //   - Hooks ([WithHooks]) are called synchronously from the engine's
 //     goroutines; they must not block.
 package engine

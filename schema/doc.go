@@ -43,8 +43,13 @@
 // Avro reader, goavro in the tests) to exactly the canonical value (decimals
 // as Avro decimals of the column's precision and scale, BIGINT UNSIGNED as
 // decimal(20,0) unless configured otherwise, microseconds kept); values no
-// logical type can hold, such as MySQL's zero dates, go to a string branch
-// rather than becoming a real date. A key's bytes, schema id included,
+// logical type can hold, such as MySQL's zero dates, never become a real
+// date: mapping v1 writes them to a string branch, mapping v2 (the one
+// Kafka Connect reads, with Connect and Debezium attributes on each type)
+// writes null and reports a sluice.Replacement, which becomes a record
+// header. [ConnectJSONEncoder] writes the same v2 types in Kafka Connect's
+// JSON form, {"schema", "payload"}. The registry client never registers a
+// schema of one mapping under a subject holding the other. A key's bytes, schema id included,
 // depend only on the key columns. No record is produced without its schema
 // registered. Successive schemas of a table are BACKWARD compatible wherever
 // the table change allows it; [AvroBackwardCompatible] checks that.
