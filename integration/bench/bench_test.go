@@ -581,3 +581,27 @@ func TestMarkdownTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownMapping(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	mk := func(title string, secs float64) *phase {
+		return &phase{Title: title, Format: "avro", Snapshot: true, Records: 1_000_000, Start: t0, CPU: 4 * time.Second, PeakRSS: 60e6,
+			Seen: progress{First: t0.Add(500 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second)))}}
+	}
+	r := &results{Options: options{rows: 1_000_000, chunk: 10_000, conns: 4, idleWait: time.Minute, sources: []string{"mysql"}, formats: []string{"avro"}},
+		Began: t0, Elapsed: time.Minute}
+	r.Snapshot = mk("Snapshot of 1,000,000 rows", 10)
+	r.addMapping("snapshot", schemaV2, r.Snapshot)
+	r.addMapping("snapshot", schemaV1, mk("Snapshot of 1,000,000 rows, avro, mapping v1", 8)) // 125 k/s
+	r.addMapping("snapshot", schemaV2, mk("Snapshot of 1,000,000 rows, avro, mapping v2", 10))
+	md := r.markdown()
+	for _, want := range []string{
+		"| Avro mapping v2 against v1, MariaDB snapshot | v2 at 80% of v1's rate, 100% of its CPU per record | ≥ 95% | **not met** |",
+		"## Avro mapping v2 against v1",
+		"| MariaDB snapshot | 100,000, 100,000 | 125,000 | 80% |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -58,8 +58,9 @@ func parseChoice(flagName, s string, choices ...string) ([]string, error) {
 // small and 10x are MariaDB's alone; multi, single and tx run on every
 // -source; encoders is the schema package's micro-benchmarks; tls repeats
 // MariaDB's main snapshot and, with multi, its multi-row stream over TLS,
-// beside a second plain-text run.
-var phaseNames = []string{"small", "multi", "single", "tx", "10x", "encoders", "tls"}
+// beside a second plain-text run; mapping repeats the Avro ones in Avro
+// mappings v1 and v2, after the main (v2) run.
+var phaseNames = []string{"small", "multi", "single", "tx", "10x", "encoders", "tls", "mapping"}
 
 // runs reports whether the phase named name runs.
 func (o options) runs(name string) bool {
@@ -310,8 +311,22 @@ func (b *bench) runPhases(ctx context.Context, o options, res *results) error {
 			res.Snapshot = ph
 		}
 		res.addFormat("mysql", "snapshot", ph)
+		if f == "avro" && o.runs("mapping") {
+			res.addMapping("snapshot", schemaV2, ph)
+		}
 	}
 	mainCfg := b.mysqlConfig(o.formats[0], include...)
+	if o.runs("mapping") && o.avro() {
+		for _, m := range []string{schemaV1, schemaV2} {
+			cfg := b.mappingConfig(m, include...)
+			ph := &phase{Key: "snapshot-" + cfg.Name, Source: "mysql", Format: "avro", Title: "Snapshot of " + thousands(o.rows) + " rows, avro, mapping " + m,
+				Snapshot: true, Topic: topicOf(cfg.Name, "orders"), Records: o.rows}
+			if err := b.measure(ctx, ph, cfg); err != nil {
+				return err
+			}
+			res.addMapping("snapshot", m, ph)
+		}
+	}
 	if o.runs("tls") {
 		for _, tls := range []bool{true, false} {
 			cfg := b.tlsConfig(tls, include...)
@@ -383,8 +398,23 @@ func (b *bench) streamMulti(ctx context.Context, o options, res *results, includ
 			res.StreamMulti = ph
 		}
 		res.addFormat("mysql", "stream", ph)
+		if f == "avro" && o.runs("mapping") {
+			res.addMapping("stream", schemaV2, ph)
+		}
 		if f == "json" && o.runs("tls") {
 			res.addTLS("stream", false, ph)
+		}
+	}
+	if o.runs("mapping") && o.avro() {
+		for _, m := range []string{schemaV1, schemaV2} {
+			cfg := b.mappingConfig(m, include...)
+			ph := &phase{Key: "stream-multi-" + cfg.Name, Source: "mysql", Format: "avro",
+				Title: fmt.Sprintf("Stream of %s changes in %s-row transactions, avro, mapping %s", thousands(o.rows), thousands(o.chunk), m),
+				Topic: topicOf(cfg.Name, "orders"), Records: o.rows, Backlog: bl}
+			if err := b.measure(ctx, ph, cfg); err != nil {
+				return err
+			}
+			res.addMapping("stream", m, ph)
 		}
 	}
 	if o.runs("tls") {
@@ -400,6 +430,24 @@ func (b *bench) streamMulti(ctx context.Context, o options, res *results, includ
 		}
 	}
 	return nil
+}
+
+// The Avro mappings the mapping phase compares.
+const (
+	schemaV1 = "v1"
+	schemaV2 = "v2"
+)
+
+// mappingConfig is the configuration of the mapping phase's sources,
+// "bench-avro-v1" and "bench-avro-v2": format avro in mapping m. With the
+// main Avro phase (mapping v2, the default) before them, the v1 run sits
+// between two v2 runs.
+func (b *bench) mappingConfig(m string, include ...string) sluiceConfig {
+	c := b.mysqlConfig("avro", include...)
+	c.Name = "bench-avro-" + m
+	c.TopicPrefix, c.CheckpointTopic = c.Name, c.Name+".checkpoints"
+	c.AvroMapping = m
+	return c
 }
 
 // tlsConfig is the configuration of the tls phase's sources: "bench-tls"

@@ -55,6 +55,7 @@ type results struct {
 	PG       *pgResults     // nil when PostgreSQL was not measured
 	Formats  []formatRun    // the phases run in more than one format
 	TLS      []tlsRun       // MariaDB's phases over TLS and plain text (report_tls.go)
+	Mapping  []mappingRun   // MariaDB's Avro phases in mappings v1 and v2 (report_mapping.go)
 	Encoders []encoderBench // the schema package's micro-benchmarks, nil when not run
 }
 
@@ -326,6 +327,7 @@ func (r *results) markdown() string {
 	w("%s", r.pgResultRows())
 	w("%s", r.formatResultRows())
 	w("%s", r.tlsResultRows())
+	w("%s", r.mappingResultRows())
 	for _, p := range r.allPhases() {
 		w("| sluice CPU per 1 M records, %s | %.2f s | — | |\n", lowerFirst(p.Title), p.CPUPerMillion().Seconds())
 	}
@@ -384,6 +386,7 @@ func (r *results) markdown() string {
 	w("\n")
 	w("%s", r.formatSection())
 	w("%s", r.tlsSection())
+	w("%s", r.mappingSection())
 
 	w("## Method\n\n")
 	w("### Machine and versions\n\n")

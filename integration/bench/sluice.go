@@ -43,6 +43,8 @@ type sluiceConfig struct {
 	// phases measure plain text unless they say otherwise); CAFile its
 	// source.tls.ca_file.
 	TLSMode, CAFile string
+	// AvroMapping is avro.mapping with format avro, "" for the default.
+	AvroMapping string
 }
 
 // yaml renders the configuration (docs/configuration.md). The password is
@@ -82,6 +84,9 @@ func (c sluiceConfig) yaml() string {
 	}
 	if c.Format == "avro" {
 		fmt.Fprintf(&b, "format: avro\nschema_registry:\n  urls: [%s]\n", q(c.RegistryURL))
+		if c.AvroMapping != "" {
+			fmt.Fprintf(&b, "avro:\n  mapping: %s\n", c.AvroMapping)
+		}
 	} else {
 		b.WriteString("format: json\n")
 	}
