@@ -591,9 +591,9 @@ func TestMarkdownMapping(t *testing.T) {
 	r := &results{Options: options{rows: 1_000_000, chunk: 10_000, conns: 4, idleWait: time.Minute, sources: []string{"mysql"}, formats: []string{"avro"}},
 		Began: t0, Elapsed: time.Minute}
 	r.Snapshot = mk("Snapshot of 1,000,000 rows", 10)
-	r.addMapping("snapshot", schemaV2, r.Snapshot)
 	r.addMapping("snapshot", schemaV1, mk("Snapshot of 1,000,000 rows, avro, mapping v1", 8)) // 125 k/s
 	r.addMapping("snapshot", schemaV2, mk("Snapshot of 1,000,000 rows, avro, mapping v2", 10))
+	r.addMapping("snapshot", schemaV2, mk("Snapshot of 1,000,000 rows, avro, mapping v2 (2)", 10))
 	md := r.markdown()
 	for _, want := range []string{
 		"| Avro mapping v2 against v1, MariaDB snapshot | v2 at 80% of v1's rate, 100% of its CPU per record | ≥ 95% | **not met** |",
