@@ -380,3 +380,35 @@ func appendZoned(dst []byte, s string) []byte {
 	}
 	return appendAvroString(dst, s)
 }
+
+// plainZoned reports whether canonical timestamp text s is the common
+// case, a real day of a four-digit year ("2024-01-02T03:04:05[.fff]Z"),
+// which the ZonedTimestamp text is as it is: a check without the full
+// parse. Other texts take parseAvroTemporal.
+func plainZoned(s string) bool {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
+		return false
+	}
+	y, ok1 := atoiFixed(s, 0, 4)
+	m, ok2 := atoiFixed(s, 5, 2)
+	d, ok3 := atoiFixed(s, 8, 2)
+	h, ok4 := atoiFixed(s, 11, 2)
+	mi, ok5 := atoiFixed(s, 14, 2)
+	sec, ok6 := atoiFixed(s, 17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) || h > 23 || mi > 59 || sec > 59 {
+		return false
+	}
+	rest := s[19 : len(s)-1]
+	if rest == "" {
+		return true
+	}
+	if rest[0] != '.' || len(rest) < 2 || len(rest) > 7 {
+		return false
+	}
+	for i := 1; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -363,3 +363,27 @@ func TestAvroRoutedTable(t *testing.T) {
 		t.Error("routed subjects not registered")
 	}
 }
+
+// TestPlainZoned: the quick check accepts exactly the texts the full parse
+// calls real days of four-digit years.
+func TestPlainZoned(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{
+		{"2024-01-02T03:04:05Z", true}, {"2024-02-29T23:59:59.999999Z", true}, {"1970-01-01T00:00:01.5Z", true},
+		{"0000-00-00T00:00:00Z", false}, {"2023-02-29T00:00:00Z", false}, {"2024-13-01T00:00:00Z", false},
+		{"2024-01-02T24:00:00Z", false}, {"10000-01-01T00:00:00Z", false}, {"-0001-01-01T00:00:00Z", false},
+		{"2024-01-02T03:04:05.Z", false}, {"2024-01-02T03:04:05.1234567Z", false}, {"2024-01-02 03:04:05Z", false},
+		{"infinity", false}, {"", false},
+	} {
+		if got := plainZoned(c.s); got != c.want {
+			t.Errorf("plainZoned(%q) = %v, want %v", c.s, got, c.want)
+		}
+		if c.want {
+			if _, res := parseAvroTemporal(c.s, avroOpTimestamp); res != avroTemporalOK {
+				t.Errorf("%q passes the quick check but not the parse", c.s)
+			}
+		}
+	}
+}

@@ -293,13 +293,15 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 			// every other value without a timestamp, null and a header.
 			return dst, errAvroReplace
 		}
-		_, res := parseAvroTemporal(s, avroOpTimestamp)
-		switch res {
-		case avroTemporalBad:
-			return dst, fmt.Errorf("value %q is not in the canonical form of its kind", s)
-		case avroTemporalFallback:
-			if !validZoned(s) {
-				return dst, errAvroReplace
+		if !plainZoned(s) {
+			_, res := parseAvroTemporal(s, avroOpTimestamp)
+			switch res {
+			case avroTemporalBad:
+				return dst, fmt.Errorf("value %q is not in the canonical form of its kind", s)
+			case avroTemporalFallback:
+				if !validZoned(s) {
+					return dst, errAvroReplace
+				}
 			}
 		}
 		if union {
