@@ -248,18 +248,24 @@ func (s *sinkDB) rows(table string, cols []sinkColumn, extra []string) (map[stri
 	if err != nil {
 		return nil, err
 	}
+	return textRows(rows, len(sel))
+}
+
+// textRows reads rows of n text columns, the first the id, into id → the
+// other columns' texts (sqlNull for NULL), and closes rows.
+func textRows(rows pgx.Rows, n int) (map[string][]string, error) {
 	defer rows.Close()
 	out := map[string][]string{}
 	for rows.Next() {
-		vals := make([]*string, len(sel))
-		ptrs := make([]any, len(vals))
+		vals := make([]*string, n)
+		ptrs := make([]any, n)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		row := make([]string, len(vals)-1)
+		row := make([]string, n-1)
 		for i, v := range vals[1:] {
 			row[i] = sqlNull
 			if v != nil {
@@ -567,25 +573,9 @@ func TestConnectSinkPostgres(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer rows.Close()
-				out := map[string][]string{}
-				for rows.Next() {
-					vals := make([]*string, len(sel))
-					ptrs := make([]any, len(vals))
-					for i := range vals {
-						ptrs[i] = &vals[i]
-					}
-					if err := rows.Scan(ptrs...); err != nil {
-						t.Fatal(err)
-					}
-					row := make([]string, len(vals)-1)
-					for i, v := range vals[1:] {
-						row[i] = sqlNull
-						if v != nil {
-							row[i] = *v
-						}
-					}
-					out[*vals[0]] = row
+				out, err := textRows(rows, len(sel))
+				if err != nil {
+					t.Fatal(err)
 				}
 				return out
 			}

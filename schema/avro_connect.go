@@ -112,8 +112,6 @@ func sourceParams(col *sluice.Column) map[string]string {
 			base = base[:i]
 		}
 		scale = strconv.Itoa(col.Scale)
-	case sluice.KindJSON:
-		// json or jsonb, as it is
 	}
 	return connectParams(debeziumParamType, strings.ToUpper(base), debeziumParamLength, length, debeziumParamScale, scale)
 }
@@ -370,10 +368,49 @@ func validZoned(s string) bool {
 	return res == avroTemporalOK
 }
 
+// checkZoned returns nil when canonical timestamp text s has a
+// ZonedTimestamp form, errAvroReplace when it names no instant (a zero or
+// invalid date, an infinity), and an error for text not in canonical form.
+func checkZoned(s string) error {
+	if s == "infinity" || s == "-infinity" {
+		// Debezium's sink binds these only in some batches: like every
+		// other value without a timestamp, null and a header.
+		return errAvroReplace
+	}
+	if plainZoned(s) {
+		return nil
+	}
+	_, res := parseAvroTemporal(s, avroOpTimestamp)
+	switch res {
+	case avroTemporalBad:
+		return fmt.Errorf("value %q is not in the canonical form of its kind", s)
+	case avroTemporalFallback:
+		if !validZoned(s) {
+			return errAvroReplace
+		}
+	}
+	return nil
+}
+
+// zonedNeedsPlus reports whether the ZonedTimestamp text of canonical
+// timestamp s gets ISO 8601's "+" before a year of more than four digits.
+func zonedNeedsPlus(s string) bool {
+	return len(s) > 0 && s[0] != '-' && strings.IndexByte(s, '-') > 4
+}
+
+// decimalTextScale is the scale of a decimal's canonical text: the digits
+// after its point.
+func decimalTextScale(s string) int {
+	if dot := strings.IndexByte(s, '.'); dot >= 0 {
+		return len(s) - dot - 1
+	}
+	return 0
+}
+
 // appendZoned appends the ZonedTimestamp text of canonical timestamp s:
 // s itself, with ISO 8601's "+" before a year of more than four digits.
 func appendZoned(dst []byte, s string) []byte {
-	if len(s) > 0 && s[0] != '-' && strings.IndexByte(s, '-') > 4 {
+	if zonedNeedsPlus(s) {
 		dst = appendAvroLong(dst, int64(len(s)+1))
 		dst = append(dst, '+')
 		return append(dst, s...)

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/big"
 	"slices"
-	"strings"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -155,17 +154,9 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		}
 		return appendAvroLong(dst, n), nil
 	case avroOpLongWrap, avroOpUnsignedDecimal:
-		var u uint64
-		switch x := v.(type) {
-		case uint64:
-			u = x
-		case int64:
-			if x < 0 {
-				return dst, fmt.Errorf("negative value %d in an unsigned column", x)
-			}
-			u = uint64(x)
-		default:
-			return dst, fmt.Errorf("value of type %T, want uint64", v)
+		u, err := avroUint64(v)
+		if err != nil {
+			return dst, err
 		}
 		if union {
 			dst = append(dst, byte(branch<<1))
@@ -288,21 +279,8 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		if !ok {
 			return dst, fmt.Errorf("value of type %T, want a timestamp string", v)
 		}
-		if s == "infinity" || s == "-infinity" {
-			// Debezium's sink binds these only in some batches: like
-			// every other value without a timestamp, null and a header.
-			return dst, errAvroReplace
-		}
-		if !plainZoned(s) {
-			_, res := parseAvroTemporal(s, avroOpTimestamp)
-			switch res {
-			case avroTemporalBad:
-				return dst, fmt.Errorf("value %q is not in the canonical form of its kind", s)
-			case avroTemporalFallback:
-				if !validZoned(s) {
-					return dst, errAvroReplace
-				}
-			}
+		if err := checkZoned(s); err != nil {
+			return dst, err
 		}
 		if union {
 			dst = append(dst, byte(branch<<1))
@@ -326,10 +304,7 @@ func appendAvroValue(dst []byte, f *avroField, v any) ([]byte, error) {
 		if s == "NaN" || s == "Infinity" || s == "-Infinity" {
 			return dst, errAvroReplace
 		}
-		scale := 0
-		if dot := strings.IndexByte(s, '.'); dot >= 0 {
-			scale = len(s) - dot - 1
-		}
+		scale := decimalTextScale(s)
 		if union {
 			dst = append(dst, byte(branch<<1))
 		}
@@ -428,6 +403,21 @@ func appendAvroInts(dst []byte, v []int) []byte {
 
 // avroInt64 reads a signed or unsigned integer value; uint64 values above
 // MaxInt64 are an error (their fields are never plain longs).
+// avroUint64 returns the value of an unsigned column: a uint64, or a
+// non-negative int64.
+func avroUint64(v any) (uint64, error) {
+	switch x := v.(type) {
+	case uint64:
+		return x, nil
+	case int64:
+		if x < 0 {
+			return 0, fmt.Errorf("negative value %d in an unsigned column", x)
+		}
+		return uint64(x), nil
+	}
+	return 0, fmt.Errorf("value of type %T, want uint64", v)
+}
+
 func avroInt64(v any) (int64, error) {
 	switch x := v.(type) {
 	case int64:

@@ -267,17 +267,9 @@ func (e *ConnectJSONEncoder) appendValue(dst []byte, f *avroField, v any) ([]byt
 		}
 		return strconv.AppendInt(dst, n, 10), nil
 	case avroOpLongWrap, avroOpUnsignedDecimal:
-		var u uint64
-		switch x := v.(type) {
-		case uint64:
-			u = x
-		case int64:
-			if x < 0 {
-				return dst, fmt.Errorf("negative value %d in an unsigned column", x)
-			}
-			u = uint64(x)
-		default:
-			return dst, fmt.Errorf("value of type %T, want uint64", v)
+		u, err := avroUint64(v)
+		if err != nil {
+			return dst, err
 		}
 		if f.op == avroOpLongWrap {
 			return strconv.AppendInt(dst, int64(u), 10), nil
@@ -343,10 +335,7 @@ func (e *ConnectJSONEncoder) appendValue(dst []byte, f *avroField, v any) ([]byt
 		if s == "NaN" || s == "Infinity" || s == "-Infinity" {
 			return dst, errAvroReplace
 		}
-		scale := 0
-		if dot := strings.IndexByte(s, '.'); dot >= 0 {
-			scale = len(s) - dot - 1
-		}
+		scale := decimalTextScale(s)
 		b, err := appendAvroDecimal(nil, s, scale)
 		if err != nil {
 			return dst, err
@@ -392,13 +381,18 @@ func (e *ConnectJSONEncoder) appendValue(dst []byte, f *avroField, v any) ([]byt
 		}
 		return strconv.AppendInt(dst, n, 10), nil
 	case avroOpZoned:
-		// The Avro writer checks and prefixes; reuse it on a scratch buffer.
-		var buf [48]byte
-		b, err := appendAvroValue(buf[:0], &avroField{op: avroOpZoned, replaceable: true}, v)
-		if err != nil {
+		s, ok := v.(string)
+		if !ok {
+			return dst, fmt.Errorf("value of type %T, want a timestamp string", v)
+		}
+		if err := checkZoned(s); err != nil {
 			return dst, err
 		}
-		return appendString(dst, string(avroPayload(b))), nil
+		dst = append(dst, '"')
+		if zonedNeedsPlus(s) {
+			dst = append(dst, '+')
+		}
+		return append(append(dst, s...), '"'), nil // canonical timestamps need no escapes
 	case avroOpIntervalText:
 		iv, ok := v.(sluice.Interval)
 		if !ok {
@@ -510,13 +504,7 @@ func (e *ConnectJSONEncoder) appendEnvelope(dst []byte, ev *sluice.Event, now ti
 	if tx := ev.Transaction; tx == nil {
 		dst = append(dst, `,"transaction":null`...)
 	} else {
-		dst = append(dst, `,"transaction":{"id":`...)
-		dst = appendString(dst, tx.ID)
-		dst = append(dst, `,"total_order":`...)
-		dst = strconv.AppendInt(dst, tx.TotalOrder, 10)
-		dst = append(dst, `,"data_collection_order":`...)
-		dst = strconv.AppendInt(dst, tx.TableOrder, 10)
-		dst = append(dst, '}')
+		dst = appendTransactionJSON(append(dst, `,"transaction":`...), tx)
 	}
 	dst = append(dst, `,"op":"`...)
 	dst = append(dst, byte(ev.Op))

@@ -107,13 +107,7 @@ func (e *JSONEncoder) AppendValue(dst []byte, ev *sluice.Event) ([]byte, error) 
 	dst = strconv.AppendBool(dst, s.Snapshot)
 	dst = append(dst, '}')
 	if tx := ev.Transaction; tx != nil {
-		dst = append(dst, `,"transaction":{"id":`...)
-		dst = appendString(dst, tx.ID)
-		dst = append(dst, `,"total_order":`...)
-		dst = strconv.AppendInt(dst, tx.TotalOrder, 10)
-		dst = append(dst, `,"data_collection_order":`...)
-		dst = strconv.AppendInt(dst, tx.TableOrder, 10)
-		dst = append(dst, '}')
+		dst = appendTransactionJSON(append(dst, `,"transaction":`...), tx)
 	}
 	dst = append(dst, `,"op":"`...)
 	dst = append(dst, byte(ev.Op))
@@ -186,4 +180,17 @@ func appendRow(dst []byte, t *sluice.Table, row sluice.Row) ([]byte, error) {
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+// appendTransactionJSON appends an event's transaction block,
+// {"id","total_order","data_collection_order"}, as JSON and Connect JSON
+// write it.
+func appendTransactionJSON(dst []byte, tx *sluice.Transaction) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, tx.ID)
+	dst = append(dst, `,"total_order":`...)
+	dst = strconv.AppendInt(dst, tx.TotalOrder, 10)
+	dst = append(dst, `,"data_collection_order":`...)
+	dst = strconv.AppendInt(dst, tx.TableOrder, 10)
+	return append(dst, '}')
 }
