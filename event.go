@@ -110,6 +110,22 @@ type Handler interface {
 	Resumable(ctx context.Context, pos Position) error
 }
 
+// SnapshotPlanner is implemented by Handlers that want to know, before a
+// snapshot's first row, the tables it will copy, for progress reporting.
+// Snapshot readers call SnapshotPlan once per snapshot, from the goroutine
+// that calls Change, when the handler implements it.
+type SnapshotPlanner interface {
+	SnapshotPlan(tables []TableEstimate)
+}
+
+// TableEstimate is one table a snapshot will copy and the server's
+// estimate of its rows (0 when the server has none).
+type TableEstimate struct {
+	// Table is db.table (schema.table on PostgreSQL), as Table.FullName.
+	Table string
+	Rows  uint64
+}
+
 // A Replacement is a value an encoder wrote as null because the type of
 // its field has no form for it: with Avro mapping v2, a MySQL zero or
 // invalid date, a PostgreSQL infinity in a date or timestamp column, NaN

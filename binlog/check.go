@@ -145,3 +145,27 @@ func CheckRetained(conn *client.Conn, pos sluice.Position) error {
 // cell copies a result string: go-mysql's strings alias the connection's
 // read buffer, which the next statement overwrites.
 func cell(s string, _ error) string { return strings.Clone(s) }
+
+// FileSize is one row of SHOW BINARY LOGS: a binlog file and its size.
+type FileSize struct {
+	Name string
+	Size int64
+}
+
+// BytesBehind is how many binlog bytes lie after pos in files (SHOW
+// BINARY LOGS, oldest first): the rest of pos's file and every newer
+// file. A pos whose file is not listed counts every listed file.
+func BytesBehind(files []FileSize, pos sluice.Position) int64 {
+	var n int64
+	seen := false
+	for _, f := range files {
+		switch {
+		case f.Name == pos.File:
+			seen = true
+			n += max(f.Size-int64(pos.Offset), 0)
+		case seen || pos.File == "" || f.Name > pos.File:
+			n += f.Size
+		}
+	}
+	return n
+}

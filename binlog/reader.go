@@ -48,6 +48,11 @@ type Config struct {
 	// new transaction boundary starts the count and the waits over.
 	ReconnectBackoff time.Duration
 	MaxReconnects    int
+	// OnConnection, when set, is told the replication connection's state,
+	// from Run's goroutine: the error each time the connection is lost and
+	// a reconnect follows, nil each time a connection starts streaming. It
+	// must not block.
+	OnConnection func(err error)
 }
 
 // Reader follows one server's binlog.
@@ -129,6 +134,9 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 		if !ok {
 			return fmt.Errorf("binlog: giving up after %d reconnect attempts: %w", backoff.Retries(), err)
 		}
+		if r.cfg.OnConnection != nil {
+			r.cfg.OnConnection(err)
+		}
 		r.log.Warn("binlog connection lost; reconnecting from the last transaction boundary",
 			"error", err, "file", next.File, "pos", next.Offset, "wait", wait)
 		if retry.Wait(ctx, wait) != nil {
@@ -167,6 +175,9 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 	streamer, err := syncer.StartSync(mysql.Position{Name: from.File, Pos: uint32(from.Offset)})
 	if err != nil {
 		return last, false, classify(err, from)
+	}
+	if r.cfg.OnConnection != nil {
+		r.cfg.OnConnection(nil)
 	}
 	for {
 		ev, err := streamer.GetEvent(ctx)

@@ -76,6 +76,11 @@ type Config struct {
 	// over.
 	ReconnectBackoff time.Duration
 	MaxReconnects    int
+	// OnConnection, when set, is told the replication connection's state,
+	// from Run's goroutine: the error each time the connection is lost and
+	// a reconnect follows, nil each time a connection starts streaming. It
+	// must not block.
+	OnConnection func(err error)
 }
 
 // Reader follows one replication slot. It is not safe for concurrent use.
@@ -188,6 +193,9 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 		if !ok {
 			return fmt.Errorf("pgoutput: giving up after %d reconnect attempts: %w", backoff.Retries(), err)
 		}
+		if r.cfg.OnConnection != nil {
+			r.cfg.OnConnection(err)
+		}
 		r.log.Warn("replication connection lost; reconnecting from the last transaction boundary",
 			"error", err, "lsn", pglogrepl.LSN(r.last).String(), "wait", wait)
 		if retry.Wait(ctx, wait) != nil {
@@ -235,6 +243,9 @@ func (r *Reader) stream(ctx context.Context, h sluice.Handler) error {
 		pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: args})
 	if err != nil {
 		return classify(err, "pgoutput: start replication", r.cfg.Slot, r.cfg.Publication)
+	}
+	if r.cfg.OnConnection != nil {
+		r.cfg.OnConnection(nil)
 	}
 	r.streamed = true
 	r.log.Info("streaming from replication slot", "slot", r.cfg.Slot, "publication", r.cfg.Publication,

@@ -38,8 +38,9 @@ type acks struct {
 	committed     Checkpoint
 	committedMark uint64 // 0: nothing committed yet
 
-	err    error         // first record failure
-	failed chan struct{} // closed when err is set
+	err          error         // first record failure
+	failed       chan struct{} // closed when err is set
+	recordErrors int64         // records that failed for good
 }
 
 type window struct {
@@ -111,6 +112,7 @@ func (a *acks) ack(w *window, r *kgo.Record, err error) {
 	defer a.mu.Unlock()
 	if err != nil {
 		w.failed = true
+		a.recordErrors++
 		a.fail(produceError(r, err))
 		return
 	}
@@ -149,6 +151,13 @@ func (a *acks) acked() (Checkpoint, uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.committed, a.committedMark
+}
+
+// errorCount returns how many records failed for good.
+func (a *acks) errorCount() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.recordErrors
 }
 
 func (a *acks) failure() error {

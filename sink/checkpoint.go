@@ -40,6 +40,10 @@ type Checkpoint struct {
 	// SnapshotStart is the position the snapshot was read at, where the
 	// stream starts once the snapshot is complete. Omitted when zero.
 	SnapshotStart sluice.Position `json:"snapshot_start,omitzero"`
+	// CommitTime is the source's commit time of the last transaction
+	// before Position, when known; lag is measured from it. Omitted when
+	// zero.
+	CommitTime time.Time `json:"commit_time,omitzero"`
 	// UpdatedAt is when the checkpoint was written. The producer sets it;
 	// a value the caller puts here is replaced.
 	UpdatedAt time.Time `json:"updated_at"`

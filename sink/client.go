@@ -63,6 +63,9 @@ func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
 	if cfg.SASL != nil {
 		opts = append(opts, kgo.SASL(cfg.SASL))
 	}
+	if len(cfg.Hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(cfg.Hooks...))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create kafka client: %w", err)

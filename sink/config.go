@@ -79,6 +79,10 @@ type Config struct {
 	// (franz-go's pkg/sasl: plain, scram, oauth, aws); nil means none.
 	SASL sasl.Mechanism
 
+	// Hooks are franz-go hooks (kgo.Hook) installed on the client NewClient
+	// makes: metrics (plugin/kprom) and the engine's watch of the brokers.
+	Hooks []kgo.Hook
+
 	// deletePolicy creates data topics with cleanup.policy=delete; see
 	// WithoutCompaction.
 	deletePolicy bool

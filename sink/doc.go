@@ -39,5 +39,8 @@
 //
 // The checkpoint record format is described in docs/checkpoints.md.
 //
-// TLS and SASL are not offered yet.
+// TLS and SASL (Config.TLS, Config.SASL) apply to every connection of the
+// client. Config.Hooks installs franz-go hooks on it (metrics, the
+// engine's watch of the brokers); [Producer.Stats] counts checkpoint
+// writes and failed records, for metrics and status.
 package sink

@@ -39,6 +39,32 @@ type Producer struct {
 
 	writeMu sync.Mutex
 	written uint64 // mark ordinal of the last checkpoint written
+
+	statsMu sync.Mutex
+	stats   Stats // the checkpoint part of Stats
+}
+
+// Stats is what a Producer has done so far, for metrics and status.
+type Stats struct {
+	// Written is the last checkpoint written to the checkpoint topic and
+	// acknowledged there, WrittenAt when; both zero before the first.
+	Written   Checkpoint
+	WrittenAt time.Time
+	// Writes and WriteErrors count the checkpoint writes that Kafka
+	// acknowledged and those that failed.
+	Writes, WriteErrors int64
+	// RecordErrors counts records that failed for good (the first one
+	// stops the producer; later ones are records that were in flight).
+	RecordErrors int64
+}
+
+// Stats returns the producer's counters. It does not block on I/O.
+func (p *Producer) Stats() Stats {
+	p.statsMu.Lock()
+	s := p.stats
+	p.statsMu.Unlock()
+	s.RecordErrors = p.acks.errorCount()
+	return s
 }
 
 // New returns a Producer that sends records through client, a client made
@@ -222,12 +248,19 @@ func (p *Producer) writeCheckpoint(ctx context.Context) error {
 		return err
 	}
 	if err := p.client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		p.statsMu.Lock()
+		p.stats.WriteErrors++
+		p.statsMu.Unlock()
 		if isCancel(err) {
 			return fmt.Errorf("write checkpoint of source %q: %w", cp.Source, err)
 		}
 		return fmt.Errorf("write checkpoint of source %q: %w", cp.Source, produceError(rec, err))
 	}
 	p.written = mark
+	p.statsMu.Lock()
+	p.stats.Written, p.stats.WrittenAt = cp, cp.UpdatedAt
+	p.stats.Writes++
+	p.statsMu.Unlock()
 	p.log.Debug("checkpoint written", "source", cp.Source, "phase", cp.Phase, "position", cp.Position)
 	return nil
 }

@@ -32,7 +32,8 @@ type Config struct {
 	Selection *sluice.Selection
 	// ConnectTimeout bounds connecting. Default 10 s.
 	ConnectTimeout time.Duration
-	// ProgressInterval is how often progress is logged. Default 10 s.
+	// ProgressInterval is how often progress is logged. Default 10 s; a
+	// negative interval logs none (the caller reports progress itself).
 	ProgressInterval time.Duration
 	Logger           *slog.Logger
 	// TLS, when set, encrypts every connection with it, or fails to
@@ -132,7 +133,7 @@ func Run(ctx context.Context, cfg Config, h sluice.Handler, started func(context
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.ProgressInterval <= 0 {
+	if cfg.ProgressInterval == 0 {
 		cfg.ProgressInterval = 10 * time.Second
 	}
 	conn, err := Connect(ctx, cfg)
@@ -180,6 +181,13 @@ func Run(ctx context.Context, cfg Config, h sluice.Handler, started func(context
 	serverID, err := serverID(conn)
 	if err != nil {
 		return sluice.Position{}, err
+	}
+	if p, ok := h.(sluice.SnapshotPlanner); ok {
+		plan := make([]sluice.TableEstimate, len(shapes))
+		for i, sh := range shapes {
+			plan[i] = sluice.TableEstimate{Table: sh.Full.FullName(), Rows: sh.Ref.EstRows}
+		}
+		p.SnapshotPlan(plan)
 	}
 	src := sluice.Source{Connector: "mysql", Name: cfg.Name, ServerID: serverID, Position: pos, Snapshot: true}
 	for _, sh := range shapes {

@@ -43,7 +43,8 @@ type PostgresConfig struct {
 	Selection *sluice.Selection
 	// ConnectTimeout bounds connecting. Default 10 s.
 	ConnectTimeout time.Duration
-	// ProgressInterval is how often progress is logged. Default 10 s.
+	// ProgressInterval is how often progress is logged. Default 10 s; a
+	// negative interval logs none (the caller reports progress itself).
 	ProgressInterval time.Duration
 	Logger           *slog.Logger
 }
@@ -70,7 +71,7 @@ func RunPostgres(ctx context.Context, cfg PostgresConfig, snapshotName string, a
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.ProgressInterval <= 0 {
+	if cfg.ProgressInterval == 0 {
 		cfg.ProgressInterval = 10 * time.Second
 	}
 	conn, err := ConnectPostgres(ctx, cfg)
@@ -116,6 +117,13 @@ func RunPostgres(ctx context.Context, cfg PostgresConfig, snapshotName string, a
 		shapes = append(shapes, sh)
 	}
 	log.Info("snapshot: consistent point", "lsn", pglogrepl.LSN(at.LSN).String(), "exported_snapshot", snapshotName, "tables", len(shapes))
+	if p, ok := h.(sluice.SnapshotPlanner); ok {
+		plan := make([]sluice.TableEstimate, len(shapes))
+		for i, sh := range shapes {
+			plan[i] = sluice.TableEstimate{Table: sh.Full.FullName(), Rows: sh.Ref.EstRows}
+		}
+		p.SnapshotPlan(plan)
+	}
 	src := sluice.Source{Connector: "postgresql", Name: cfg.Name, Position: at, Snapshot: true}
 	for _, sh := range shapes {
 		if err := copyPostgresTable(ctx, conn, sh, src, h, cfg.ProgressInterval, log); err != nil {
@@ -167,7 +175,7 @@ func copyPostgresTable(ctx context.Context, conn *pgx.Conn, sh *PostgresShape, s
 			return err
 		}
 		n++
-		if n%1024 == 0 {
+		if every > 0 && n%1024 == 0 {
 			if now := time.Now(); now.Sub(last) >= every {
 				last = now
 				log.Info("snapshot: progress", "table", table.FullName(), "rows", n, "estimated_rows", sh.Ref.EstRows,

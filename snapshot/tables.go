@@ -164,7 +164,7 @@ func readTable(ctx context.Context, conn *client.Conn, sh *Shape, src sluice.Sou
 			return err
 		}
 		n++
-		if n%1024 == 0 {
+		if every > 0 && n%1024 == 0 {
 			if now := time.Now(); now.Sub(last) >= every {
 				last = now
 				log.Info("snapshot: progress", "table", sh.Full.FullName(), "rows", n, "estimated_rows", sh.Ref.EstRows,

@@ -53,3 +53,27 @@ func Network(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// Cause names the kind of a lost connection in a word, for the label of a
+// reconnect metric: refused, reset, timeout, closed (the peer closed it,
+// or it was closed here) or, for any other error, error. Like Network it
+// decides from error types and values only.
+func Cause(err error) string {
+	switch {
+	case err == nil:
+		return "none"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return "reset"
+	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return "closed"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "error"
+}

@@ -220,3 +220,25 @@ func TestNetwork(t *testing.T) {
 		})
 	}
 }
+
+func TestCause(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "none"},
+		{refusedErr(t), "refused"},
+		{resetErr(t), "reset"},
+		{brokenPipeErr(t), "reset"},
+		{deadlineErr(t), "timeout"},
+		{pipeEOF(t), "closed"},
+		{pipeUnexpectedEOF(t), "closed"},
+		{closedErr(t), "closed"},
+		{fmt.Errorf("wrapped: %w", io.EOF), "closed"},
+		{errors.New("access denied"), "error"},
+	} {
+		if got := Cause(c.err); got != c.want {
+			t.Errorf("Cause(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
