@@ -31,6 +31,7 @@ type Config struct {
 	Transactions   TransactionsConfig   `yaml:"transactions"`
 	Routing        RoutingConfig        `yaml:"routing"`
 	Log            LogConfig            `yaml:"log"`
+	Admin          AdminConfig          `yaml:"admin"`
 	Debug          DebugConfig          `yaml:"debug"`
 
 	// warnings are the problems Load found that do not stop sluice; see
@@ -199,6 +200,13 @@ type ConnectJSONConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level" default:"info" help:"log level: debug, info, warn or error"`
 	Format string `yaml:"format" default:"text" help:"log format: text or json"`
+}
+
+// AdminConfig is the admin HTTP server of `sluice run`: metrics, health,
+// readiness, status, pause and resume.
+type AdminConfig struct {
+	Listen      string        `yaml:"listen" default:"127.0.0.1:9180" help:"host:port of the admin HTTP server (/metrics, /healthz, /readyz, /status, POST /pause and /resume); empty turns it off; keep it on loopback or a private network: /pause changes state"`
+	ReadyMaxLag time.Duration `yaml:"ready_max_lag" default:"1m" help:"/readyz answers 503 once the newest position Kafka acknowledged is older than this behind the source"`
 }
 
 // DebugConfig exposes sluice's internals for diagnosis.

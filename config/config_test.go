@@ -70,6 +70,7 @@ func testdataConfig() *Config {
 		ConnectJSON: ConnectJSONConfig{DecimalFormat: "base64"},
 		Routing:     RoutingConfig{KeyField: "__source_table"},
 		Log:         LogConfig{Level: "debug", Format: "json"},
+		Admin:       AdminConfig{Listen: "127.0.0.1:9180", ReadyMaxLag: time.Minute},
 	}
 }
 
@@ -171,6 +172,7 @@ func TestLoadConfigLayers(t *testing.T) {
 					ConnectJSON:    ConnectJSONConfig{DecimalFormat: "base64"},
 					Routing:        RoutingConfig{KeyField: "__source_table"},
 					Log:            LogConfig{Level: "info", Format: "text"},
+					Admin:          AdminConfig{Listen: "127.0.0.1:9180", ReadyMaxLag: time.Minute},
 				}
 			},
 		},

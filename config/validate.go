@@ -194,6 +194,18 @@ func (c *Config) Validate() error {
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
 
+	if l := c.Admin.Listen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil {
+			p.add("admin.listen", "%q is not host:port; use e.g. 127.0.0.1:9180, or leave it empty to serve nothing", l)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.add("admin.listen", "%q has no valid port; use host:port, e.g. 127.0.0.1:9180", l)
+		} else if l == c.Debug.PprofListen && n != 0 {
+			p.add("admin.listen", "%q is debug.pprof_listen too; give each its own port", l)
+		}
+	}
+	if c.Admin.ReadyMaxLag <= 0 {
+		p.add("admin.ready_max_lag", "%s is not a positive duration; use e.g. 1m", c.Admin.ReadyMaxLag)
+	}
 	if l := c.Debug.PprofListen; l != "" {
 		if _, port, err := net.SplitHostPort(l); err != nil {
 			p.add("debug.pprof_listen", "%q is not host:port; use e.g. 127.0.0.1:6060, or leave it empty to serve nothing", l)

@@ -37,6 +37,22 @@
 //	          checkpoint topic ◄── position, once Kafka acknowledged it
 //	          (PostgreSQL: the same position confirmed to the slot)
 //
+//	beside it: the watch loop (stall.go) — every second: is Kafka, the
+//	           registry or the source not answering? (logged every 10 s,
+//	           and once on recovery); every 10 s while streaming: how far
+//	           the source's log runs ahead ([Behinder]); the snapshot's
+//	           progress lines (progress.go)
+//
+// Operations. [Engine.Status] is the whole state: phase, snapshot progress
+// per table with the server's row estimates, the positions read,
+// acknowledged and committed, lag, stalls. [Engine.Ready] and
+// [Engine.Healthy] answer readiness and liveness; [Engine.Pause] and
+// [Engine.Resume] hold and release the source's goroutine in the pipeline.
+// [WithMetrics] registers the Prometheus metrics (metrics.go), read from
+// that state at scrape time; the per-event cost is an atomic counter per
+// table and operation, always on. Package admin serves all of it over
+// HTTP.
+//
 // Sources. [Source] is the small interface both databases implement; the
 // MySQL/MariaDB source is an adapter over packages snapshot and binlog, the
 // PostgreSQL source over snapshot and pgoutput. Optional interfaces add
@@ -52,8 +68,14 @@
 //     to 30 s for Kafka's acknowledgements, writes the final checkpoint and
 //     returns nil. The first fatal error stops everything and is returned.
 //   - Run owns every goroutine it starts (the checkpoint writer, the
-//     sources' readers, the pprof server) and has stopped them when it
-//     returns. Status never blocks on I/O.
+//     sources' readers, the watch loop, the pprof server) and has stopped
+//     them when it returns. Status, Ready, Healthy, Pause and Resume never
+//     block on I/O.
+//   - A pause loses nothing: what was read before it is produced and
+//     acknowledged, positions and checkpoints go on, and reading resumes
+//     at the event where it stopped.
+//   - A stall of Kafka, the registry or the source is logged within about
+//     5 s of its start, every 10 s while it lasts, and once when it ends.
 //   - With transactions.metadata, a transaction's BEGIN record is produced
 //     before its first event's records and its END record before the
 //     checkpoint mark of its boundary, so a checkpoint covers both.

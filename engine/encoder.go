@@ -22,7 +22,7 @@ import (
 // files but makes no registry request; the Avro encoder registers each
 // table shape's schemas when it first meets the shape, retrying while the
 // registry is unreachable.
-func newEncoder(cfg *config.Config, log *slog.Logger) (tombstone.Encoder, error) {
+func newEncoder(cfg *config.Config, log *slog.Logger, rw *registryWatch) (tombstone.Encoder, error) {
 	switch cfg.Format {
 	case "json":
 		return jsonEncoder{schema.NewJSONEncoder(buildinfo.Version())}, nil
@@ -33,7 +33,7 @@ func newEncoder(cfg *config.Config, log *slog.Logger) (tombstone.Encoder, error)
 		}
 		return connectJSONEncoder{enc}, nil
 	case "avro":
-		reg, err := registryClient(&cfg.SchemaRegistry)
+		reg, err := registryClient(&cfg.SchemaRegistry, rw)
 		if err != nil {
 			return nil, err
 		}
@@ -70,17 +70,21 @@ func avroOptions(cfg *config.Config) schema.AvroOptions {
 // registryClient builds a schema registry client from the settings: every
 // URL (tried in order when one cannot be reached), basic authentication,
 // TLS and the per-request timeout. It reads the TLS files and makes no
-// request.
-func registryClient(c *config.SchemaRegistryConfig) (*sr.Client, error) {
+// request. A non-nil rw watches every request.
+func registryClient(c *config.SchemaRegistryConfig, rw *registryWatch) (*sr.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tlsCfg, err := c.TLS.Load("schema_registry.tls")
 	if err != nil {
 		return nil, err
 	}
 	tr.TLSClientConfig = tlsCfg
+	var rt http.RoundTripper = tr
+	if rw != nil {
+		rw.next, rt = tr, rw
+	}
 	opts := []sr.ClientOpt{
 		sr.URLs(slices.Clone(c.URLs)...), // sr.URLs rewrites its argument
-		sr.HTTPClient(&http.Client{Timeout: c.RequestTimeout, Transport: tr}),
+		sr.HTTPClient(&http.Client{Timeout: c.RequestTimeout, Transport: rt}),
 		sr.UserAgent("sluice/" + buildinfo.Version()),
 	}
 	if c.Username != "" {
@@ -97,7 +101,7 @@ func registryClient(c *config.SchemaRegistryConfig) (*sr.Client, error) {
 // read that needs a reachable registry and accepted credentials. It blocks
 // for at most one request timeout per URL.
 func checkRegistry(ctx context.Context, c *config.SchemaRegistryConfig) sluice.Problems {
-	reg, err := registryClient(c)
+	reg, err := registryClient(c, nil)
 	if err != nil {
 		return sluice.Problems{{Message: err.Error()}}
 	}

@@ -111,7 +111,7 @@ func TestRegistryTLS(t *testing.T) {
 	} {
 		c := registrySettings(srv.URL)
 		c.TLS = tt.tls
-		if _, err := registryClient(&c); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := registryClient(&c, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: error %v, want %q", tt.tls, err, tt.want)
 		}
 	}
@@ -130,7 +130,7 @@ func TestNewEncoder(t *testing.T) {
 	}
 
 	cfg.Format = "json"
-	enc, err := newEncoder(cfg, nil)
+	enc, err := newEncoder(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestNewEncoder(t *testing.T) {
 	}
 
 	cfg.Format = "avro"
-	enc, err = newEncoder(cfg, nil)
+	enc, err = newEncoder(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestNewEncoder(t *testing.T) {
 	}
 
 	cfg.Avro.UnsignedBigint = "text"
-	if _, err := newEncoder(cfg, nil); err == nil {
+	if _, err := newEncoder(cfg, nil, nil); err == nil {
 		t.Error("unsigned_bigint text: want an error")
 	}
 }

@@ -2,14 +2,20 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/buildinfo"
@@ -34,6 +40,20 @@ type Engine struct {
 	hooks hooks
 	st    *tracker
 	ran   atomic.Bool
+
+	// What pause, status and the metrics read; see pause.go, watch.go,
+	// stall.go and metrics.go.
+	reg      prometheus.Registerer // nil without WithMetrics
+	gate     *gate
+	counts   *eventCounts
+	kafka    *kafkaWatch
+	regWatch *registryWatch // nil unless the format uses the registry
+	srcWatch *sourceWatch
+	client   atomic.Pointer[kgo.Client]
+	prod     atomic.Pointer[sink.Producer]
+	watch    atomic.Pointer[watcher]
+
+	noProgressLog bool
 }
 
 // Option configures an Engine.
@@ -124,25 +144,86 @@ func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	if _, err := newTransformer(&cfg); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, kcfg: kcfg, log: slog.Default()}
+	e := &Engine{cfg: cfg, kcfg: kcfg, log: slog.Default(), gate: &gate{}, counts: newEventCounts(),
+		kafka: &kafkaWatch{}, srcWatch: newSourceWatch()}
 	for _, o := range opts {
 		o(e)
 	}
 	if len(e.hooks.invalid) > 0 {
 		return nil, fmt.Errorf("engine: hook %T implements none of PhaseHook, EventHook, ResumableHook", e.hooks.invalid[0])
 	}
+	if cfg.Format == "avro" {
+		e.regWatch = newRegistryWatch()
+	}
 	if e.src == nil {
 		switch cfg.Source.Type {
 		case "mysql":
-			e.src = newMySQLSource(&e.cfg, e.log)
+			e.src = newMySQLSource(&e.cfg, e.log, e.srcWatch.connection)
 		case "postgresql":
-			e.src = newPostgresSource(&e.cfg, e.log)
+			e.src = newPostgresSource(&e.cfg, e.log, e.srcWatch.connection)
 		default:
 			return nil, fmt.Errorf("source.type %q is not one of mysql, postgresql", cfg.Source.Type)
 		}
 	}
-	e.st = newTracker(cfg.Name, cfg.Source.Type)
+	e.kcfg.Hooks = append(e.kcfg.Hooks, e.kafka)
+	if e.reg != nil {
+		if err := e.reg.Register(collector{e}); err != nil {
+			return nil, fmt.Errorf("engine: register metrics: %w", err)
+		}
+		e.kcfg.Hooks = append(e.kcfg.Hooks, &kpromHooks{Metrics: kprom.NewMetrics("sluice", kprom.Registerer(e.reg), kprom.Subsystem("kafka"),
+			kprom.FetchAndProduceDetail(kprom.ByNode, kprom.ByTopic, kprom.Batches, kprom.Records,
+				kprom.CompressedBytes, kprom.UncompressedBytes, kprom.ConsistentNaming))})
+	}
+	e.st = newTracker(cfg.Name, cfg.Source.Type, configDigest(&e.cfg))
 	return e, nil
+}
+
+// configDigest is the hex SHA-256 of the configuration as YAML with its
+// secrets redacted.
+func configDigest(cfg *config.Config) string {
+	sum := sha256.Sum256([]byte(cfg.Redacted()))
+	return hex.EncodeToString(sum[:])
+}
+
+// Ready reports whether the engine is streaming, not paused, with nothing
+// stalled and the acknowledged position within admin.ready_max_lag of the
+// source; otherwise it says why not. It serves /readyz.
+func (e *Engine) Ready() (bool, string) {
+	st := e.Status()
+	switch {
+	case st.Phase != PhaseStreaming:
+		return false, "phase is " + string(st.Phase) + ", not streaming"
+	case st.Paused:
+		return false, "paused: POST /resume to continue"
+	case len(st.Stalls) > 0:
+		s := st.Stalls[0]
+		msg := fmt.Sprintf("%s has not answered for %s", s.Target, time.Since(s.Since).Round(time.Second))
+		if s.LastError != "" {
+			msg += ": " + s.LastError
+		}
+		return false, msg
+	case st.AcknowledgedLag > e.cfg.Admin.ReadyMaxLag:
+		return false, fmt.Sprintf("the acknowledged position is %s behind the source, over admin.ready_max_lag %s",
+			st.AcknowledgedLag.Round(time.Second), e.cfg.Admin.ReadyMaxLag)
+	}
+	return true, "streaming"
+}
+
+// Healthy reports whether the engine's goroutines are alive: before Run,
+// and while the watch loop that runs beside the pipeline ticked within the
+// last 15 s. It serves /healthz.
+func (e *Engine) Healthy() (bool, string) {
+	w := e.watch.Load()
+	if w == nil {
+		if p := e.st.getPhase(); p == PhaseFailed {
+			return false, "failed: " + e.Status().Err.Error()
+		}
+		return true, "ok"
+	}
+	if age := time.Since(w.lastBeat()); age > 15*time.Second {
+		return false, fmt.Sprintf("the engine's watch loop last ran %s ago", age.Round(time.Second))
+	}
+	return true, "ok"
 }
 
 // Status returns the engine's current state. It does not block on I/O and
@@ -202,6 +283,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer client.Close()
+	e.client.Store(client)
 	adm := kadm.NewClient(client)
 	if err := sink.EnsureTopics(ctx, adm, []string{kcfg.CheckpointTopic}, kcfg, log); err != nil {
 		return fmt.Errorf("create checkpoint topic: %w", err)
@@ -215,12 +297,13 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 
 	prod := sink.New(client, kcfg, log)
-	enc, err := newEncoder(cfg, log)
+	e.prod.Store(prod)
+	enc, err := newEncoder(cfg, log, e.regWatch)
 	if err != nil {
 		return err
 	}
 	builder := tombstone.NewBuilder(cfg.Kafka.TopicPrefix, enc)
-	pipe := newPipeline(cfg.Name, builder, prod, adm, kcfg, log, e.st, e.hooks)
+	pipe := newPipeline(cfg.Name, builder, prod, adm, kcfg, log, e.st, e.hooks, e.gate, e.counts)
 	if cfg.Transactions.Metadata {
 		pipe.tx = &txTracker{topic: cfg.TransactionTopic()}
 	}
@@ -230,12 +313,35 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if pipe.xf, err = newTransformer(cfg); err != nil {
 		return err
 	}
-	e.st.setCommitted(pipe.Acked)
+	behind, _ := e.src.(Behinder)
+	w := newWatcher(log, client, e.kafka, e.regWatch, e.srcWatch, e.st, behind)
+	e.st.setSources(pipe.ackedCheckpoint, func() (sluice.Position, time.Time) {
+		s := prod.Stats()
+		return s.Written.Position, s.WrittenAt
+	}, w.stalled)
 
 	// The producer's checkpoint loop runs beside the source; the first of
-	// the two to fail stops the other.
+	// the two to fail stops the other. The watch loop runs until the
+	// producer stopped.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		var wg sync.WaitGroup
+		if !e.noProgressLog {
+			wg.Go(func() { logProgress(watchCtx, log, e.st) })
+		}
+		w.run(watchCtx)
+		wg.Wait()
+	}()
+	e.watch.Store(w)
+	defer func() {
+		stopWatch()
+		<-watchDone
+		e.watch.Store(nil)
+	}()
 	prodDone := make(chan error, 1)
 	go func() {
 		err := prod.Run(ctx)
@@ -285,9 +391,10 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, prod *sink.Producer, pipe *pipeline) error {
 	log, src := e.log, e.src
 	var from sluice.Position
+	var how string
 	switch {
 	case found && cp.Phase == sink.PhaseStream:
-		from = cp.Position
+		from, how = cp.Position, "from the stored checkpoint"
 		log.Info("resuming from checkpoint", positionAttrs(from)...)
 		if err := src.CanResume(ctx, from); err != nil {
 			return err
@@ -305,14 +412,16 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		if err != nil {
 			return err
 		}
-		log.Info("snapshot complete; streaming", positionAttrs(from)...)
+		how = "after the retaken snapshot, from the first snapshot's consistent point"
+		log.Info("snapshot complete", snapshotAttrs(e.Status().Snapshot)...)
 	case e.cfg.Snapshot.Mode == "never":
-		pos, how, err := src.Position(ctx)
+		pos, at, err := src.Position(ctx)
 		if err != nil {
 			return err
 		}
 		from = pos
-		log.Info("snapshot.mode is never: streaming from "+how, positionAttrs(from)...)
+		how = "from " + at + " (snapshot.mode never)"
+
 	default:
 		e.setPhase(PhaseSnapshot)
 		e.st.snapshotStarted(false)
@@ -325,14 +434,25 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		if err != nil {
 			return err
 		}
-		from = pos
-		log.Info("snapshot complete; streaming", positionAttrs(from)...)
+		from, how = pos, "after the snapshot, from its consistent point"
+		log.Info("snapshot complete", snapshotAttrs(e.Status().Snapshot)...)
 	}
 	if err := pipe.Resumable(ctx, from); err != nil {
 		return err
 	}
 	e.setPhase(PhaseStreaming)
+	log.Info("streaming "+how, positionAttrs(from)...)
 	return src.Stream(ctx, from, pipe)
+}
+
+// snapshotAttrs are a finished snapshot's log attributes: tables, rows,
+// duration.
+func snapshotAttrs(s SnapshotStatus) []any {
+	var rows int64
+	for _, t := range s.Tables {
+		rows += t.Rows
+	}
+	return []any{"tables", len(s.Tables), "rows", rows, "took", s.Finished.Sub(s.Started).Round(time.Millisecond)}
 }
 
 // positionAttrs are a position's log attributes: file, pos and gtid_set on

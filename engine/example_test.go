@@ -29,5 +29,5 @@ func Example() {
 		log.Fatal(err)
 	}
 	st := e.Status()
-	log.Printf("stopped in phase %s; committed %+v", st.Phase, st.Committed)
+	log.Printf("stopped in phase %s; acknowledged %+v", st.Phase, st.Acknowledged)
 }

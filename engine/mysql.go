@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+
+	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/binlog"
@@ -22,22 +25,65 @@ type mysqlSource struct {
 	bcfg binlog.Config
 	// tlsDone is set once source.tls was settled (secure).
 	tlsDone bool
+
+	lagMu   sync.Mutex
+	lagConn *client.Conn // Behind's connection, opened on first use
 }
 
-func newMySQLSource(cfg *config.Config, log *slog.Logger) *mysqlSource {
+func newMySQLSource(cfg *config.Config, log *slog.Logger, onConn func(error)) *mysqlSource {
 	s := &cfg.Source
 	sel := selection(cfg)
 	return &mysqlSource{
 		cfg: cfg, log: log,
 		scfg: snapshot.Config{
 			Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
-			Flavor: s.Flavor, Selection: sel, ConnectTimeout: s.ConnectTimeout, Logger: log,
+			Flavor: s.Flavor, Selection: sel, ConnectTimeout: s.ConnectTimeout, Logger: log, ProgressInterval: -1,
 		},
 		bcfg: binlog.Config{
 			Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
-			ServerID: s.ServerID, Flavor: s.Flavor, Selection: sel, Logger: log,
+			ServerID: s.ServerID, Flavor: s.Flavor, Selection: sel, Logger: log, OnConnection: onConn,
 		},
 	}
+}
+
+// Behind implements Behinder: the binlog bytes from read to the end of
+// the server's newest binlog (SHOW BINARY LOGS), on a connection of its
+// own kept until Close.
+func (m *mysqlSource) Behind(ctx context.Context, read sluice.Position) (int64, error) {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	if m.lagConn == nil {
+		conn, err := snapshot.Connect(ctx, m.scfg)
+		if err != nil {
+			return 0, err
+		}
+		m.lagConn = conn
+	}
+	res, err := m.lagConn.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		m.lagConn.Close()
+		m.lagConn = nil
+		return 0, fmt.Errorf("measure binlog behind: SHOW BINARY LOGS: %w", err)
+	}
+	defer res.Close()
+	files := make([]binlog.FileSize, 0, len(res.Values))
+	for i := range res.Values {
+		name, _ := res.GetString(i, 0)
+		size, _ := res.GetInt(i, 1)
+		files = append(files, binlog.FileSize{Name: name, Size: size})
+	}
+	return binlog.BytesBehind(files, read), nil
+}
+
+// Close closes Behind's connection.
+func (m *mysqlSource) Close() error {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	if m.lagConn != nil {
+		m.lagConn.Close()
+		m.lagConn = nil
+	}
+	return nil
 }
 
 func selection(cfg *config.Config) *sluice.Selection {

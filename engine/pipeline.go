@@ -53,6 +53,15 @@ type pipeline struct {
 	// the transaction topic's records; nil unless transaction metadata
 	// is on.
 	tx *txTracker
+
+	// gate holds Change and Resumable while the engine is paused.
+	gate *gate
+
+	// counts are the streamed events per table and operation; the table
+	// the last event belonged to and its counters are cached.
+	counts    *eventCounts
+	lastCount *sluice.Table
+	lastOps   *opCounts
 }
 
 // txTracker follows the source transaction streamed events belong to.
@@ -127,14 +136,23 @@ func (t *txTracker) end() *sluice.TransactionBoundary {
 }
 
 func newPipeline(name string, b *tombstone.Builder, prod *sink.Producer, adm *kadm.Client, cfg sink.Config,
-	log *slog.Logger, st *tracker, h hooks) *pipeline {
+	log *slog.Logger, st *tracker, h hooks, g *gate, counts *eventCounts) *pipeline {
 	return &pipeline{name: name, build: b, prod: prod, adm: adm, sinkCfg: cfg, log: log, st: st, hooks: h,
-		topics: map[string]bool{}}
+		topics: map[string]bool{}, gate: g, counts: counts}
 }
 
+// SnapshotPlan implements sluice.SnapshotPlanner: the tables and their
+// estimates become the snapshot's progress in Status.
+func (p *pipeline) SnapshotPlan(tables []sluice.TableEstimate) { p.st.snapshotPlan(tables) }
+
 // Change implements sluice.Handler. It blocks while the producer's buffer
-// is full.
+// is full, and while the engine is paused.
 func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
+	if p.gate.closed() {
+		if err := p.gate.wait(ctx); err != nil {
+			return err
+		}
+	}
 	if p.xf != nil {
 		var err error
 		if ev, err = p.xf.Event(ev); err != nil {
@@ -176,6 +194,10 @@ func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
 		p.lastProg.rows.Add(1)
 	} else {
 		p.st.event(ev.Source.CommitTime)
+		if ev.Table != p.lastCount {
+			p.lastCount, p.lastOps = ev.Table, p.counts.table(ev.Table.FullName())
+		}
+		p.lastOps.add(ev.Op)
 	}
 	for _, h := range p.hooks.event {
 		h.OnEvent(ev)
@@ -186,6 +208,11 @@ func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
 // Resumable implements sluice.Handler: the position becomes the stream
 // checkpoint once Kafka acknowledged everything produced before it.
 func (p *pipeline) Resumable(ctx context.Context, pos sluice.Position) error {
+	if p.gate.closed() {
+		if err := p.gate.wait(ctx); err != nil {
+			return err
+		}
+	}
 	if p.tx != nil {
 		if end := p.tx.end(); end != nil {
 			if err := p.transaction(ctx, end); err != nil {
@@ -193,8 +220,8 @@ func (p *pipeline) Resumable(ctx context.Context, pos sluice.Position) error {
 			}
 		}
 	}
-	p.prod.Mark(sink.Checkpoint{Source: p.name, Phase: sink.PhaseStream, Position: pos})
-	p.st.read(pos)
+	commit := p.st.read(pos)
+	p.prod.Mark(sink.Checkpoint{Source: p.name, Phase: sink.PhaseStream, Position: pos, CommitTime: commit})
 	for _, h := range p.hooks.resumable {
 		h.OnResumable(pos)
 	}
@@ -205,6 +232,12 @@ func (p *pipeline) Resumable(ctx context.Context, pos sluice.Position) error {
 func (p *pipeline) Acked() (sluice.Position, bool) {
 	cp, ok := p.prod.Acked()
 	return cp.Position, ok
+}
+
+// ackedCheckpoint is Acked with the commit time of the position.
+func (p *pipeline) ackedCheckpoint() (sluice.Position, time.Time, bool) {
+	cp, ok := p.prod.Acked()
+	return cp.Position, cp.CommitTime, ok
 }
 
 // transaction produces the record of a transaction boundary to the

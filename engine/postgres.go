@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -34,17 +35,48 @@ type postgresSource struct {
 
 	conn *pgx.Conn // from Prepare until the snapshot or the stream
 	slot pgoutput.SlotState
+
+	onConn func(error) // the reader's OnConnection
+
+	lagMu   sync.Mutex
+	lagConn *pgx.Conn // Behind's connection, opened on first use
 }
 
-func newPostgresSource(cfg *config.Config, log *slog.Logger) *postgresSource {
+func newPostgresSource(cfg *config.Config, log *slog.Logger, onConn func(error)) *postgresSource {
 	s := &cfg.Source
 	return &postgresSource{
-		cfg: cfg, log: log,
+		cfg: cfg, log: log, onConn: onConn,
 		scfg: snapshot.PostgresConfig{Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
 			Database: s.Database, SSLMode: s.SSLMode, SSLRootCert: postgresRootCert(s),
 			SSLCert: s.TLS.CertFile, SSLKey: s.TLS.KeyFile, Selection: selection(cfg),
-			ConnectTimeout: s.ConnectTimeout, Logger: log},
+			ConnectTimeout: s.ConnectTimeout, Logger: log, ProgressInterval: -1},
 	}
+}
+
+// Behind implements Behinder: the WAL bytes from the slot's
+// confirmed_flush_lsn to the server's current WAL position, on a
+// connection of its own kept until Close.
+func (p *postgresSource) Behind(ctx context.Context, _ sluice.Position) (int64, error) {
+	p.lagMu.Lock()
+	defer p.lagMu.Unlock()
+	if p.lagConn == nil {
+		conn, err := snapshot.ConnectPostgres(ctx, p.scfg)
+		if err != nil {
+			return 0, err
+		}
+		p.lagConn = conn
+	}
+	var n int64
+	err := p.lagConn.QueryRow(ctx, `SELECT COALESCE(pg_wal_lsn_diff(
+			CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END,
+			confirmed_flush_lsn), 0)::bigint
+		FROM pg_replication_slots WHERE slot_name = $1`, p.cfg.Source.Slot).Scan(&n)
+	if err != nil {
+		p.lagConn.Close(context.Background())
+		p.lagConn = nil
+		return 0, fmt.Errorf("measure WAL behind slot %s: %w", p.cfg.Source.Slot, err)
+	}
+	return max(n, 0), nil
 }
 
 // postgresRootCert is the CA file: source.sslrootcert, or source.tls.ca_file
@@ -56,12 +88,19 @@ func postgresRootCert(s *config.SourceConfig) string {
 	return s.TLS.CAFile
 }
 
-// Close closes the connection Prepare opened, if it is still open.
+// Close closes the connection Prepare opened, if it is still open, and
+// Behind's.
 func (p *postgresSource) Close() error {
 	if p.conn != nil {
 		p.conn.Close(context.Background())
 		p.conn = nil
 	}
+	p.lagMu.Lock()
+	if p.lagConn != nil {
+		p.lagConn.Close(context.Background())
+		p.lagConn = nil
+	}
+	p.lagMu.Unlock()
 	return nil
 }
 
@@ -222,7 +261,10 @@ func (p *postgresSource) Position(ctx context.Context) (sluice.Position, string,
 // Stream follows the slot. Only what Kafka acknowledged (h.Acked) is
 // confirmed to the server.
 func (p *postgresSource) Stream(ctx context.Context, from sluice.Position, h Handler) error {
-	p.Close()
+	if p.conn != nil {
+		p.conn.Close(context.Background())
+		p.conn = nil
+	}
 	s := &p.cfg.Source
 	cc, err := snapshot.PostgresConnConfig(p.scfg)
 	if err != nil {
@@ -231,7 +273,7 @@ func (p *postgresSource) Stream(ctx context.Context, from sluice.Position, h Han
 	r := pgoutput.New(pgoutput.Config{
 		Name: p.cfg.Name, Conn: cc, Slot: s.Slot, Publication: s.Publication,
 		Selection: p.scfg.Selection, StatusInterval: s.StatusInterval, Logger: p.log,
-		Streaming: s.Streaming, SpoolDir: s.SpoolDir, Acked: h.Acked,
+		Streaming: s.Streaming, SpoolDir: s.SpoolDir, Acked: h.Acked, OnConnection: p.onConn,
 	})
 	return r.Run(ctx, from, h)
 }

@@ -67,7 +67,7 @@ func TestRouting(t *testing.T) {
 	}
 	stop, done := running(t, e)
 	waitStreamed(t, src.memSource, done)
-	waitUntil(t, "position 101 acknowledged", func() bool { return e.Status().Committed.LSN == snapshotLSN+1 })
+	waitUntil(t, "position 101 acknowledged", func() bool { return e.Status().Acknowledged.LSN == snapshotLSN+1 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func TestTransformsInRecords(t *testing.T) {
 	}
 	stop, done := running(t, e)
 	waitStreamed(t, src, done)
-	waitUntil(t, "position 103 acknowledged", func() bool { return e.Status().Committed.LSN == 103 })
+	waitUntil(t, "position 103 acknowledged", func() bool { return e.Status().Acknowledged.LSN == 103 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

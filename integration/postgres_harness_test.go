@@ -136,7 +136,9 @@ kafka:
   checkpoint_interval: 200ms
   topic_config:
     min.compaction.lag.ms: "3600000"   # tests read every record, superseded ones too
-%slog:
+%sadmin:
+  listen: 127.0.0.1:0
+log:
   level: debug
 %s`, f.name, f.srv.Port(), f.srv.User(), f.dbname, kafka.Bootstrap(), f.prefix, f.cp, f.formatYAML(), extra)
 }

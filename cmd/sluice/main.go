@@ -4,6 +4,7 @@
 //	sluice run   --config sluice.yaml   snapshot, then stream, until stopped
 //	sluice check --config sluice.yaml   check every prerequisite, print the fixes
 //	sluice drop-slot --config sluice.yaml   PostgreSQL: drop the replication slot
+//	sluice status [--json] --config sluice.yaml   a running instance's status, or the stored checkpoint
 //	sluice version
 package main
 
@@ -18,6 +19,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/term"
+
+	"github.com/sluice-cdc/sluice/admin"
 	"github.com/sluice-cdc/sluice/buildinfo"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/engine"
@@ -46,6 +52,7 @@ var commandSections = map[string][]string{
 	"run":       nil,
 	"check":     nil,
 	"drop-slot": {"name", "source", "log"},
+	"status":    {"name", "kafka", "admin", "log"},
 }
 
 func dispatch(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
@@ -55,18 +62,33 @@ func dispatch(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	}
 	cmd, rest := args[0], args[1:]
 	if sections, ok := commandSections[cmd]; ok {
+		asJSON := false
+		if cmd == "status" {
+			rest, asJSON = takeFlag(rest, "json")
+		}
 		cfg, err := config.Load("", rest, env)
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "usage: sluice %s [--config FILE] [--key=value …]\n\nSettings (flag, environment variable, default):\n", cmd)
+			extra := ""
+			if cmd == "status" {
+				extra = " [--json]"
+			}
+			fmt.Fprintf(stdout, "usage: sluice %s%s [--config FILE] [--key=value …]\n\nSettings (flag, environment variable, default):\n", cmd, extra)
 			config.FlagUsage(stdout, sections...)
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		log := newLogger(cfg.Log, stderr)
+		logw := &switchWriter{w: stderr}
+		log := newLogger(cfg.Log, logw)
 		for _, w := range cfg.Warnings() {
 			log.Warn(w)
+		}
+		switch cmd {
+		case "status":
+			return status(ctx, cfg, asJSON, stdout)
+		case "run":
+			return runEngine(ctx, cfg, log, logw, stderr)
 		}
 		e, err := engine.New(*cfg, engine.WithLogger(log))
 		if err != nil {
@@ -78,7 +100,7 @@ func dispatch(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		case "drop-slot":
 			return dropSlot(ctx, e, cfg, stdout)
 		}
-		return e.Run(ctx)
+		return fmt.Errorf("command %q has no handler", cmd)
 	}
 	switch cmd {
 	case "version", "--version", "-v":
@@ -100,10 +122,73 @@ commands:
   run        snapshot the selected tables, then stream their changes to Kafka
   check      connect to the source and Kafka, check every prerequisite, print each problem with its fix
   drop-slot  PostgreSQL: drop the replication slot (the next start then needs a new snapshot)
+  status     print a running instance's status (from admin.listen), or the stored checkpoint when none runs; --json for scripts
   version    print the version, the commit and its time
 
 Run "sluice <command> --help" for the settings a command uses.
 `)
+}
+
+// runEngine is `sluice run`: the engine, its metrics and admin server, and on a
+// terminal the snapshot's progress bars.
+func runEngine(ctx context.Context, cfg *config.Config, log *slog.Logger, logw *switchWriter, stderr io.Writer) error {
+	// Without the admin server nothing can scrape the metrics, so the
+	// engine gets none: no registry, no franz-go metric hooks.
+	opts := []engine.Option{engine.WithLogger(log)}
+	reg := prometheus.NewRegistry()
+	if cfg.Admin.Listen != "" {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts = append(opts, engine.WithMetrics(reg))
+	}
+	tty := isTerminal(stderr) && cfg.Log.Format != "json"
+	if tty {
+		opts = append(opts, engine.WithoutProgressLog())
+	}
+	e, err := engine.New(*cfg, opts...)
+	if err != nil {
+		return err
+	}
+	if cfg.Admin.Listen != "" {
+		srv, err := admin.Start(cfg.Admin.Listen, e, reg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	if tty {
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			showProgress(pctx, e, stderr, logw)
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
+	}
+	return e.Run(ctx)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// takeFlag removes --name (or -name) from args and reports whether it was
+// there.
+func takeFlag(args []string, name string) ([]string, bool) {
+	out := args[:0:0]
+	found := false
+	for _, a := range args {
+		if a == "--"+name || a == "-"+name {
+			found = true
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, found
 }
 
 // check prints what engine.Check found; it fails when any problem is not a

@@ -28,6 +28,7 @@ type sluiceSettings struct {
 	Brokers     string
 	TopicPrefix string
 	RegistryURL string // the schema registry; empty writes JSON instead of Avro
+	AdminListen string // the admin server (metrics, status); empty turns it off
 }
 
 // checkpointTopic is where the quickstart's sluice keeps its position; it
@@ -79,6 +80,13 @@ format: json
 format: avro
 schema_registry:
   urls: [` + q(s.RegistryURL) + `]
+`)
+	}
+	if s.AdminListen != "" {
+		b.WriteString(`
+# Metrics, health, status, pause/resume: docs/operations.md.
+admin:
+  listen: ` + q(s.AdminListen) + `
 `)
 	}
 	b.WriteString(`

@@ -125,7 +125,10 @@ func (s *source) changeSQL(c change) string {
 // settings is the configuration of this source's sluice.
 func (s *source) settings(brokers, registryURL string) sluiceSettings {
 	st := sluiceSettings{Type: s.kind, Name: s.name(), DBPort: s.port(), User: sluiceUser,
-		Brokers: brokers, TopicPrefix: s.prefix(), RegistryURL: registryURL}
+		Brokers: brokers, TopicPrefix: s.prefix(), RegistryURL: registryURL, AdminListen: "127.0.0.1:9180"}
+	if s.kind == sourcePostgres {
+		st.AdminListen = "127.0.0.1:9181"
+	}
 	if s.kind == sourcePostgres {
 		st.Database, st.Publication = pgDatabase, pgPublication
 	}
