@@ -6,8 +6,12 @@ PKGS    := ./...
 # MariaDB and PostgreSQL from Debian's packages, and Apache Kafka and the schema
 # registry from Maven Central, on first use and caches them.
 INTEGRATION_TIMEOUT ?= 25m
+# make dist: the release binaries and their SHA256SUMS go to DIST; VERSION is
+# what `sluice version` reports (-X), the commit comes from Go's VCS stamp.
+DIST    ?= dist
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build test unit integration quickstart bench vet fmt deps clean
+.PHONY: help build dist test unit integration quickstart bench vet fmt deps clean
 
 help:
 	@echo "make quickstart   run sluice end to end: MariaDB and PostgreSQL to Kafka in Avro (SOURCE=mysql|postgresql|both, ONCE=1 exits after the demo)"
@@ -15,9 +19,15 @@ help:
 	@echo "make bench        1M-row snapshot and streaming benchmark, MariaDB and PostgreSQL, JSON and Avro; writes BENCHMARKS.md"
 	@echo "                  (BENCH_FLAGS='-source=postgresql -format=json' runs a part; see go run ./integration/bench -help)"
 	@echo "make build        build bin/sluice"
+	@echo "make dist         static release binaries dist/sluice-linux-{amd64,arm64} and dist/SHA256SUMS, for the Dockerfile"
+	@echo "                  (VERSION=v1.2.3 names the version, default git describe; DIST=dir writes elsewhere)"
 
 build:
 	$(GO) build -buildvcs=auto -o bin/sluice ./cmd/sluice
+
+## dist: what the Dockerfile copies; deploy/release/dist.sh says how.
+dist:
+	GO='$(GO)' DIST='$(DIST)' VERSION='$(VERSION)' sh deploy/release/dist.sh
 
 vet:
 	$(GO) vet $(PKGS)
@@ -47,4 +57,4 @@ bench:
 	$(GO) run ./integration/bench -out BENCHMARKS.md $(BENCH_FLAGS)
 
 clean:
-	rm -rf bin .quickstart
+	rm -rf bin dist .quickstart
