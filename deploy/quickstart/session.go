@@ -186,12 +186,14 @@ func (s *session) demo(ctx context.Context, once bool) error {
 		say("Demo complete: every change arrived, the tombstones included")
 		return nil
 	}
-	var shells []string
+	var shells, admins []string
 	for _, src := range s.sources {
 		shells = append(shells, "        "+src.shell())
+		admins = append(admins, "        curl -s http://"+src.adminAddr()+"/status   (metrics: /metrics)")
 	}
 	say("Demo complete. sluice keeps streaming: change the tables yourself, e.g. with\n%s\n"+
-		"    and watch the records appear here. Ctrl-C stops sluice and the servers.", strings.Join(shells, "\n"))
+		"    and watch the records appear here. sluice's status, lag and metrics:\n%s\n"+
+		"    Ctrl-C stops sluice and the servers.", strings.Join(shells, "\n"), strings.Join(admins, "\n"))
 	fmt.Println()
 	err = s.until(ctx, func() string { return "" }, func(record) bool { return false })
 	if ctx.Err() != nil {

@@ -125,14 +125,19 @@ func (s *source) changeSQL(c change) string {
 // settings is the configuration of this source's sluice.
 func (s *source) settings(brokers, registryURL string) sluiceSettings {
 	st := sluiceSettings{Type: s.kind, Name: s.name(), DBPort: s.port(), User: sluiceUser,
-		Brokers: brokers, TopicPrefix: s.prefix(), RegistryURL: registryURL, AdminListen: "127.0.0.1:9180"}
-	if s.kind == sourcePostgres {
-		st.AdminListen = "127.0.0.1:9181"
-	}
+		Brokers: brokers, TopicPrefix: s.prefix(), RegistryURL: registryURL, AdminListen: s.adminAddr()}
 	if s.kind == sourcePostgres {
 		st.Database, st.Publication = pgDatabase, pgPublication
 	}
 	return st
+}
+
+// adminAddr is where this source's sluice serves its admin endpoints.
+func (s *source) adminAddr() string {
+	if s.kind == sourcePostgres {
+		return "127.0.0.1:9181"
+	}
+	return "127.0.0.1:9180"
 }
 
 // files returns the paths of this source's sluice configuration and log
