@@ -1,9 +1,16 @@
 package main
 
 import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,12 +176,16 @@ func TestSluiceConfigYAML(t *testing.T) {
 			TopicConfig     map[string]string `yaml:"topic_config"`
 		}
 		Format string
+		Admin  struct{ Listen *string }
 		Log    struct{ Level, Format string }
 	}
 	dec := yaml.NewDecoder(strings.NewReader(c.yaml()))
 	dec.KnownFields(true)
 	if err := dec.Decode(&got); err != nil {
 		t.Fatalf("%v\n%s", err, c.yaml())
+	}
+	if got.Admin.Listen == nil || *got.Admin.Listen != "" {
+		t.Errorf("admin.listen must be written, empty (no admin server, not the default port), got %v from\n%s", got.Admin.Listen, c.yaml())
 	}
 	if got.Name != "bench" || got.Source.Port != 3307 || got.Source.Type != "mysql" || len(got.Tables.Include) != 2 ||
 		got.Kafka.Brokers[0] != "127.0.0.1:9092" || got.Kafka.CheckpointTopic != "bench.checkpoints" ||
@@ -200,6 +211,20 @@ func TestSluiceConfigYAML(t *testing.T) {
 	}
 	if cfg.Source.TLS.Mode != "verify_identity" || cfg.Source.TLS.CAFile != "/tmp/ca.pem" {
 		t.Errorf("tls phase: source.tls %+v", cfg.Source.TLS)
+	}
+	if cfg.Admin.Listen != "" {
+		t.Errorf("admin.listen %q, want empty: every phase but the admin phase's on runs serves nothing", cfg.Admin.Listen)
+	}
+	// The admin phase's "on" runs: a free port, which sluice accepts.
+	c.AdminListen = "127.0.0.1:0"
+	if err := os.WriteFile(path, []byte(c.yaml()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = config.Load(path, nil, nil); err != nil {
+		t.Fatalf("sluice would refuse the admin phase's configuration: %v\n%s", err, c.yaml())
+	}
+	if cfg.Admin.Listen != "127.0.0.1:0" {
+		t.Errorf("admin phase: admin.listen %q", cfg.Admin.Listen)
 	}
 }
 
@@ -422,6 +447,7 @@ func TestSluiceConfigYAMLPostgresAvro(t *testing.T) {
 		Kafka          map[string]any
 		Format         string
 		SchemaRegistry struct{ URLs []string } `yaml:"schema_registry"`
+		Admin          struct{ Listen string }
 		Log            struct{ Level, Format string }
 	}
 	dec := yaml.NewDecoder(strings.NewReader(c.yaml()))
@@ -603,5 +629,166 @@ func TestMarkdownMapping(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestAdminAddr(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.log")
+	if err := os.WriteFile(path, []byte(`{"time":"x","level":"INFO","msg":"sluice starting","addr":"not this one"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if addr, err := adminAddr(path); err != nil || addr != "" {
+		t.Errorf("before the line: %q, %v", addr, err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString(`{"time":"x","level":"INFO","msg":"serving admin endpoints: /metrics /healthz /readyz /status, POST /pause /resume","addr":"127.0.0.1:40123"}` + "\n")
+	f.Close()
+	if addr, err := adminAddr(path); err != nil || addr != "127.0.0.1:40123" {
+		t.Errorf("got %q, %v", addr, err)
+	}
+	if _, err := adminAddr(filepath.Join(t.TempDir(), "none.log")); err == nil {
+		t.Error("missing log: want an error")
+	}
+}
+
+func TestScraper(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		hits.Add(1)
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write([]byte("# HELP sluice_build_info x\nsluice_build_info{version=\"dev\"} 1\n"))
+		_ = zw.Close()
+	}))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "sluice.log")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startScraper(context.Background(), path, 20*time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // sluice starting: no address yet
+	line := `{"level":"INFO","msg":"serving admin endpoints: /metrics","addr":"` + strings.TrimPrefix(srv.URL, "http://") + `"}` + "\n"
+	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The GETs are sequential: once the fourth began, three were counted.
+	for deadline := time.Now().Add(5 * time.Second); hits.Load() < 4 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, err := s.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Count < 3 || int64(st.Count) > hits.Load() || st.Bytes == 0 || st.Slowest <= 0 || st.Addr != strings.TrimPrefix(srv.URL, "http://") {
+		t.Errorf("got %+v after %d hits", st, hits.Load())
+	}
+
+	// An answer that is not sluice's fails the phase, as does a log that
+	// never names the address.
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("up 1\n")) }))
+	defer bad.Close()
+	line = `{"level":"INFO","msg":"serving admin endpoints","addr":"` + strings.TrimPrefix(bad.URL, "http://") + `"}` + "\n"
+	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = startScraper(context.Background(), path, 20*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	if _, err := s.stop(); err == nil || !strings.Contains(err.Error(), scrapeMarker) {
+		t.Errorf("foreign answer: %v", err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = startScraper(context.Background(), path, 20*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	if _, err := s.stop(); !errors.Is(err, errNoAdminAddr) {
+		t.Errorf("no address: %v", err)
+	}
+}
+
+func TestParseOnlyAdmin(t *testing.T) {
+	o, err := parseOnly("admin")
+	if err != nil || !o["admin"] {
+		t.Fatalf("%v %v", o, err)
+	}
+	if opts := (options{only: o}); !opts.runs("admin") || opts.runs("multi") {
+		t.Errorf("runs: admin %v, multi %v", opts.runs("admin"), opts.runs("multi"))
+	}
+	if !(options{}).runs("admin") {
+		t.Error("a full run includes the admin phase")
+	}
+}
+
+func TestMarkdownAdmin(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	mk := func(title string, snapshot bool, secs float64, cpu time.Duration, on bool) *phase {
+		p := &phase{Title: title, Format: "json", Snapshot: snapshot, Records: 1_000_000, Start: t0, CPU: cpu, PeakRSS: 60e6,
+			Seen: progress{First: t0.Add(500 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second)))}}
+		if on {
+			p.Scrape = &scrapeStats{Every: time.Second, Addr: "127.0.0.1:1", Count: 10, Bytes: 9000, Slowest: 2500 * time.Microsecond}
+		}
+		return p
+	}
+	r := &results{Options: options{rows: 1_000_000, chunk: 10_000, conns: 4, idleWait: time.Minute, sources: []string{"mysql"}, formats: []string{"json"}},
+		Began: t0, Elapsed: time.Minute}
+	r.Snapshot = mk("Snapshot of 1,000,000 rows", true, 10, 4*time.Second, false)
+	// Snapshot: off 100 k/s twice, on 100 k/s and 99 k/s (99.5%): met.
+	r.addAdmin("snapshot", false, mk("Snapshot, admin server off (1)", true, 10, 4*time.Second, false))
+	r.addAdmin("snapshot", true, mk("Snapshot, admin server on (1)", true, 10, 4*time.Second, true))
+	r.addAdmin("snapshot", false, mk("Snapshot, admin server off (2)", true, 10, 4*time.Second, false))
+	r.addAdmin("snapshot", true, mk("Snapshot, admin server on (2)", true, 1e6/99_000, 4*time.Second, true))
+	// Stream (a drain counts from the first record): off 125 k/s and
+	// 100 k/s, on 100 k/s twice (88.9% of the mean): not met.
+	r.addAdmin("stream", false, mk("Stream, admin server off (1)", false, 8.5, 10*time.Second, false))
+	r.addAdmin("stream", true, mk("Stream, admin server on (1)", false, 10.5, 11*time.Second, true))
+	r.addAdmin("stream", false, mk("Stream, admin server off (2)", false, 10.5, 10*time.Second, false))
+	r.addAdmin("stream", true, mk("Stream, admin server on (2)", false, 10.5, 11*time.Second, true))
+	md := r.markdown()
+	for _, want := range []string{
+		"| Metrics on the hot path: admin server on, /metrics scraped every 1s, against off, MariaDB snapshot, json | on at **99.5%** of off's rate (off 100 k, 100 k, on 100 k, 99 k records/s), 100.0% of its CPU per record | ≥ 98% (costs ≤ 2%) | met |",
+		"| Metrics on the hot path: admin server on, /metrics scraped every 1s, against off, MariaDB multi-row stream, json | on at **88.9%** of off's rate (off 125 k, 100 k, on 100 k, 100 k records/s), 110.0% of its CPU per record | ≥ 98% (costs ≤ 2%) | **not met**, within the runs' spread (22%) |",
+		"## Admin server and metrics: on against off",
+		"| MariaDB snapshot, json | 100,000, 100,000 | 100,000, 99,000 | 99.5% | 0.0% / 1.0% | 4.00 s, 4.00 s / 4.00 s, 4.00 s | 100.0% | 60 MB, 60 MB / 60 MB, 60 MB | —, — / —, — | 0.00, 0.00 / 0.00, 0.00 | 10 × 9 kB, slowest 2.5 ms, 10 × 9 kB, slowest 2.5 ms |",
+		"| MariaDB multi-row stream, json | 125,000, 100,000 | 100,000, 100,000 | 88.9% | 22.2% / 0.0% |",
+		"`admin.listen` empty: no admin server",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "%!") {
+		t.Errorf("report has a formatting error:\n%s", md)
+	}
+	// A shortfall beyond the runs' spread is not met, no excuse.
+	r.Admin = nil
+	for i, on := range adminOrder {
+		secs := 10.5
+		if on {
+			secs = 1e6/90_000 + 0.5
+		}
+		r.addAdmin("stream", on, mk(fmt.Sprintf("Stream (%d)", i), false, secs, 10*time.Second, on))
+	}
+	if rows := r.adminResultRows(); !strings.Contains(rows, "on at **90.0%** of off's rate") || !strings.HasSuffix(rows, "| **not met** |\n") {
+		t.Errorf("got %s", rows)
+	}
+	// With a profile, the HTTP handler and the kprom hooks are summed,
+	// inclusive; what they call is not counted twice.
+	p, err := parsePerfReport([]byte(perfOutput + "     1.50%     0.00%  [.] net/http.(*conn).serve\n" +
+		"     1.00%     0.10%  [.] github.com/prometheus/client_golang/prometheus/promhttp.HandlerForTransactional.func1\n" +
+		"     0.25%     0.00%  [.] github.com/twmb/franz-go/plugin/kprom.(*Metrics).OnBrokerWrite\n" +
+		"     0.20%     0.20%  [.] github.com/twmb/franz-go/plugin/kprom.(*Metrics).brokerLabelValues\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := metricsShare(&phase{Profile: p}); !ok || v < 1.75-1e-9 || v > 1.75+1e-9 {
+		t.Errorf("metricsShare = %v, %v; want 1.75", v, ok)
 	}
 }

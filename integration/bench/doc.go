@@ -40,11 +40,17 @@
 // the encoders' micro-benchmarks (go test -bench 'Avro|JSON' ./schema/) run
 // too. The mapping phase repeats MariaDB's Avro snapshot and multi-row
 // stream in Avro mapping v1 and again in v2 (the default), so the cost of
-// mapping v2 is measured within one run.
+// mapping v2 is measured within one run. The admin phase repeats MariaDB's
+// snapshot and multi-row stream in the main format with the admin server
+// off (admin.listen "", as in every other phase) and on (127.0.0.1:0, the
+// port read from sluice's log, /metrics scraped by the bench every second),
+// alternating off, on, off, on, so that the cost of metrics on the hot path
+// (the bound: at most 2% of throughput) is measured within one run.
 //
 // -source and -format choose databases and formats; -only runs a subset of
 // the phases (the main snapshots always run: the streams resume from their
-// checkpoints), for profiling one path.
+// checkpoints; admin runs the multi-row stream's main drain too), for
+// profiling one path.
 //
 // For every phase it records sluice's CPU time and peak RSS from /proc, the
 // cores MariaDB, Kafka and anything else used meanwhile, and, when perf is

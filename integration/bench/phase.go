@@ -36,6 +36,12 @@ type phase struct {
 	// Settle runs after the last record arrived, before sluice stops and
 	// outside every figure; nil for none.
 	Settle func(context.Context) error
+	// ScrapeEvery, when set, makes the bench GET sluice's /metrics at this
+	// interval from the moment sluice logs its admin address until the last
+	// record arrived; the configuration must set admin.listen. Scrape is
+	// what the scraper did.
+	ScrapeEvery time.Duration
+	Scrape      *scrapeStats
 }
 
 // Startup is the time from sluice's start to the first record in Kafka.
@@ -186,6 +192,18 @@ func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err e
 			}
 		}()
 	}
+	var scr *scraper
+	if ph.ScrapeEvery > 0 {
+		if cfg.AdminListen == "" {
+			return fmt.Errorf("%s: scraping /metrics needs admin.listen", ph.Title)
+		}
+		scr = startScraper(ctx, logPath, ph.ScrapeEvery)
+		defer func() {
+			if scr != nil {
+				_, _ = scr.stop()
+			}
+		}()
+	}
 	say("%s: sluice started (pid %d), waiting for %d records in %s", ph.Title, proc.pid, ph.Records, ph.Topic)
 	ph.Seen, err = b.offs.waitFor(ctx, ph.Start, waitOptions{
 		Topic: ph.Topic, Base: base, Want: ph.Records,
@@ -203,6 +221,14 @@ func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err e
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w; sluice's log %s ends with:\n%s", ph.Title, err, logPath, logTail(logPath, 10))
+	}
+	if scr != nil {
+		st, serr := scr.stop()
+		scr = nil
+		if serr != nil {
+			return fmt.Errorf("%s: %w; sluice's log %s ends with:\n%s", ph.Title, serr, logPath, logTail(logPath, 10))
+		}
+		ph.Scrape = st
 	}
 	st, err := readProcStat(proc.pid)
 	if err != nil {
@@ -247,6 +273,9 @@ func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err e
 	}
 	say("%s: %d records in %.2fs (start-up %.2fs): %.0f records/s, sluice cpu %.2fs, peak rss %.1f MB",
 		ph.Title, ph.Records, ph.Total().Seconds(), ph.Startup().Seconds(), ph.Rate(), ph.CPU.Seconds(), float64(ph.PeakRSS)/(1<<20))
+	if s := ph.Scrape; s != nil {
+		say("  /metrics at %s scraped %d times, %.0f kB each, slowest %.1f ms", s.Addr, s.Count, float64(s.Bytes)/1e3, float64(s.Slowest)/1e6)
+	}
 	return nil
 }
 

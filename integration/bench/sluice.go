@@ -45,6 +45,11 @@ type sluiceConfig struct {
 	TLSMode, CAFile string
 	// AvroMapping is avro.mapping with format avro, "" for the default.
 	AvroMapping string
+	// AdminListen is admin.listen, always written so that no run falls
+	// back on the default port 9180: "" (the zero value, every phase but
+	// the admin phase's "on" runs) turns the admin server off; the "on"
+	// runs use "127.0.0.1:0" and read the port from sluice's log.
+	AdminListen string
 }
 
 // yaml renders the configuration (docs/configuration.md). The password is
@@ -90,6 +95,7 @@ func (c sluiceConfig) yaml() string {
 	} else {
 		b.WriteString("format: json\n")
 	}
+	fmt.Fprintf(&b, "admin:\n  listen: %s\n", q(c.AdminListen))
 	b.WriteString("log:\n  level: info\n  format: json\n")
 	return b.String()
 }
@@ -215,6 +221,33 @@ type logLine struct {
 	Table string          `json:"table"`
 	Rows  int64           `json:"rows"`
 	Took  json.RawMessage `json:"took"`
+	Addr  string          `json:"addr"`
+}
+
+// adminLogMsg begins the message sluice logs once its admin server
+// listens, with the address in "addr".
+const adminLogMsg = "serving admin endpoints"
+
+// adminAddr returns the address of sluice's admin server from the JSON log
+// at path, "" while sluice has not logged it yet.
+func adminAddr(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read sluice log: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) == nil && strings.HasPrefix(l.Msg, adminLogMsg) && l.Addr != "" {
+			return l.Addr, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("read sluice log: %w", err)
+	}
+	return "", nil
 }
 
 // snapshotTook returns the "took" of each "snapshot: table done" line of
