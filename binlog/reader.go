@@ -53,6 +53,12 @@ type Config struct {
 	// a reconnect follows, nil each time a connection starts streaming. It
 	// must not block.
 	OnConnection func(err error)
+	// Rewind, when set, is called before each reconnect, from Run's
+	// goroutine: it returns the position to read on from instead of the
+	// last transaction boundary (an exactly-once pipeline rewinds to its
+	// last committed checkpoint, having discarded what came after it), or
+	// false to keep the boundary.
+	Rewind func() (sluice.Position, bool)
 }
 
 // Reader follows one server's binlog.
@@ -143,6 +149,15 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 			return nil
 		}
 		pos = next
+		if r.cfg.Rewind != nil {
+			if at, ok := r.cfg.Rewind(); ok {
+				gset, err := mysql.ParseGTIDSet(r.cfg.Flavor, at.GTIDSet)
+				if err != nil {
+					return fmt.Errorf("binlog: parse GTID set %q to rewind to: %w", at.GTIDSet, err)
+				}
+				pos, r.gtids = at, gset
+			}
+		}
 	}
 }
 

@@ -81,6 +81,12 @@ type Config struct {
 	// a reconnect follows, nil each time a connection starts streaming. It
 	// must not block.
 	OnConnection func(err error)
+	// Rewind, when set, is called before each reconnect, from Run's
+	// goroutine: it returns the position to read on from instead of the
+	// last transaction boundary (an exactly-once pipeline rewinds to its
+	// last committed checkpoint, having discarded what came after it), or
+	// false to keep the boundary.
+	Rewind func() (sluice.Position, bool)
 }
 
 // Reader follows one replication slot. It is not safe for concurrent use.
@@ -200,6 +206,11 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 			"error", err, "lsn", pglogrepl.LSN(r.last).String(), "wait", wait)
 		if retry.Wait(ctx, wait) != nil {
 			return nil
+		}
+		if r.cfg.Rewind != nil {
+			if at, ok := r.cfg.Rewind(); ok {
+				r.last = at.LSN
+			}
 		}
 	}
 }

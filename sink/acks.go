@@ -1,9 +1,11 @@
 package sink
 
 import (
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -38,9 +40,11 @@ type acks struct {
 	committed     Checkpoint
 	committedMark uint64 // 0: nothing committed yet
 
-	err          error         // first record failure
-	failed       chan struct{} // closed when err is set
-	recordErrors int64         // records that failed for good
+	err           error         // first record failure
+	failed        chan struct{} // closed when err is set
+	recordErrors  int64         // records that failed for good
+	discarding    bool          // records are being aborted on purpose: their failures count as done
+	transactional bool          // the producer is exactly-once: an epoch error means it was fenced
 }
 
 type window struct {
@@ -110,14 +114,42 @@ func (a *acks) mark(cp Checkpoint) {
 func (a *acks) ack(w *window, r *kgo.Record, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err != nil && a.discarding {
+		w.pending--
+		return
+	}
 	if err != nil {
 		w.failed = true
 		a.recordErrors++
-		a.fail(produceError(r, err))
+		pe := produceError(r, err)
+		if a.transactional && (errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced)) {
+			pe.Fix = fencedFix
+		}
+		a.fail(pe)
 		return
 	}
 	w.pending--
 	a.advance()
+}
+
+// discard makes the failures of the records in flight count as done (on)
+// and, when turned off, starts the account over with empty windows: an
+// exactly-once producer aborting its open transaction.
+func (a *acks) discard(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.discarding = on
+	if !on {
+		a.head, a.tail = 0, 0
+		a.open(0)
+	}
+}
+
+// failWith makes err the producer's failure unless it has one.
+func (a *acks) failWith(err error) {
+	a.mu.Lock()
+	a.fail(err)
+	a.mu.Unlock()
 }
 
 func (a *acks) fail(err error) {

@@ -61,6 +61,13 @@ func checkpointRecord(topic string, cp Checkpoint) (*kgo.Record, error) {
 	return &kgo.Record{Topic: topic, Key: []byte(cp.Source), Value: v}, nil
 }
 
+// isCommitMarker reports whether the key of a control record is a
+// transaction's COMMIT marker (version int16, type int16: 0 abort, 1
+// commit).
+func isCommitMarker(key []byte) bool {
+	return len(key) >= 4 && key[2] == 0 && key[3] == 1
+}
+
 // LoadCheckpoint returns the newest checkpoint of source name in topic, and
 // false when there is none: the topic does not exist, is empty, holds no
 // record for name, or the newest record for name is a tombstone (producing a
@@ -114,10 +121,21 @@ func LoadCheckpoint(ctx context.Context, client *kgo.Client, topic, name string)
 	}
 	defer cc.Close()
 
+	// The checkpoints of an exactly-once producer are written inside its
+	// transactions: each waits in pending until the transaction's marker
+	// says it committed; one of an aborted or still open transaction never
+	// counts. The topic is read uncommitted, up to the end offsets, so the
+	// read ends even while another source's transaction is open.
 	var (
-		last  *kgo.Record
-		found bool
+		last    *kgo.Record
+		found   bool
+		pending = map[int64]*kgo.Record{}
 	)
+	accept := func(r *kgo.Record) {
+		if last == nil || !r.Timestamp.Before(last.Timestamp) || r.Partition == last.Partition {
+			last, found = r, r.Value != nil
+		}
+	}
 	for len(until) > 0 {
 		fs := cc.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -136,11 +154,21 @@ func LoadCheckpoint(ctx context.Context, client *kgo.Client, topic, name string)
 			if end, ok := until[r.Partition]; ok && r.Offset+1 >= end {
 				delete(until, r.Partition)
 			}
-			if r.Attrs.IsControl() || string(r.Key) != name {
-				return
-			}
-			if last == nil || !r.Timestamp.Before(last.Timestamp) || r.Partition == last.Partition {
-				last, found = r, r.Value != nil
+			switch {
+			case r.Attrs.IsControl():
+				// The end of a transaction: its checkpoint counts if
+				// it committed.
+				if cand, ok := pending[r.ProducerID]; ok {
+					delete(pending, r.ProducerID)
+					if isCommitMarker(r.Key) {
+						accept(cand)
+					}
+				}
+			case string(r.Key) != name:
+			case r.Attrs.IsTransactional():
+				pending[r.ProducerID] = r
+			default:
+				accept(r)
 			}
 		})
 	}

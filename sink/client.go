@@ -63,6 +63,9 @@ func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
 	if cfg.SASL != nil {
 		opts = append(opts, kgo.SASL(cfg.SASL))
 	}
+	if cfg.TransactionalID != "" {
+		opts = append(opts, kgo.TransactionalID(cfg.TransactionalID), kgo.TransactionTimeout(TransactionTimeout))
+	}
 	if len(cfg.Hooks) > 0 {
 		opts = append(opts, kgo.WithHooks(cfg.Hooks...))
 	}

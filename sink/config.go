@@ -79,6 +79,12 @@ type Config struct {
 	// (franz-go's pkg/sasl: plain, scram, oauth, aws); nil means none.
 	SASL sasl.Mechanism
 
+	// TransactionalID, when set, makes the client and its Producer
+	// exactly-once: records are written in Kafka transactions committed
+	// with the checkpoint that covers them (see Producer.Mark), and a newer
+	// producer with the same id fences this one. Empty: at-least-once.
+	TransactionalID string
+
 	// Hooks are franz-go hooks (kgo.Hook) installed on the client NewClient
 	// makes: metrics (plugin/kprom) and the engine's watch of the brokers.
 	Hooks []kgo.Hook

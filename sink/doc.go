@@ -39,6 +39,15 @@
 //
 // The checkpoint record format is described in docs/checkpoints.md.
 //
+// Exactly-once (Config.TransactionalID, txn.go): records go out in Kafka
+// transactions, each committed at a mark together with that mark's
+// checkpoint record, so the checkpoint topic and the data topics agree and
+// a read_committed consumer sees each record of a committed transaction
+// once. Producer.Rewind discards the open transaction for a source that
+// reads on from the last commit; a newer producer with the same id fences
+// this one (ErrFenced). LoadCheckpoint counts a transactional checkpoint
+// only once its transaction's COMMIT marker was read.
+//
 // TLS and SASL (Config.TLS, Config.SASL) apply to every connection of the
 // client. Config.Hooks installs franz-go hooks on it (metrics, the
 // engine's watch of the brokers); [Producer.Stats] counts checkpoint

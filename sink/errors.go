@@ -71,6 +71,11 @@ func produceError(r *kgo.Record, err error) *ProduceError {
 	return &ProduceError{Topic: r.Topic, Partition: r.Partition, Err: err, Fix: produceFix(r.Topic, err)}
 }
 
+// fencedFix is the fix of a record an exactly-once producer lost to a
+// newer producer with its transactional id.
+const fencedFix = "another sluice instance with the same transactional id (kafka.exactly_once) started and took over: " +
+	"only one instance of a source writes, so this one stops; run one instance per name"
+
 // produceFix names the cause and the fix for a record that failed with err.
 func produceFix(topic string, err error) string {
 	switch {
@@ -97,6 +102,8 @@ func produceFix(topic string, err error) string {
 		return "a broker-side policy refused the record: check the broker's policies for this topic"
 	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries):
 		return "kafka did not acknowledge within kafka.delivery_timeout: check that the brokers are up and the partition has min.insync.replicas in-sync replicas, or raise kafka.delivery_timeout"
+	case errors.Is(err, kerr.ProducerFenced):
+		return fencedFix
 	case errors.Is(err, kerr.OutOfOrderSequenceNumber), errors.Is(err, kerr.UnknownProducerID),
 		errors.Is(err, kerr.InvalidProducerEpoch), errors.Is(err, kerr.InvalidProducerIDMapping):
 		return "kafka lost or reordered records of this partition: restart to replay from the last checkpoint, and check the topic's unclean.leader.election.enable"

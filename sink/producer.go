@@ -42,6 +42,10 @@ type Producer struct {
 
 	statsMu sync.Mutex
 	stats   Stats // the checkpoint part of Stats
+
+	// txn is set when the producer is exactly-once (Config.TransactionalID);
+	// see txn.go.
+	txn *txnState
 }
 
 // Stats is what a Producer has done so far, for metrics and status.
@@ -78,13 +82,21 @@ func New(client *kgo.Client, cfg Config, logger *slog.Logger) *Producer {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
-	return &Producer{
+	p := &Producer{
 		client: client,
 		cfg:    cfg,
 		log:    logger,
 		acks:   newAcks(maxWindows, int64(cfg.MaxBufferedRecords/sealFraction), cfg.CheckpointInterval/sealIntervals),
 	}
+	if cfg.TransactionalID != "" {
+		p.txn = &txnState{lastEnded: time.Now()}
+		p.acks.transactional = true
+	}
+	return p
 }
+
+// Transactional reports whether the producer is exactly-once.
+func (p *Producer) Transactional() bool { return p.txn != nil }
 
 // Produce hands recs to the Kafka client, which batches, sends and retries
 // them in the background, and returns once they are buffered. It blocks
@@ -115,6 +127,15 @@ func (p *Producer) Produce(ctx context.Context, recs ...*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if p.txn != nil {
+		p.txn.run.Lock()
+		defer p.txn.run.Unlock()
+		if err := p.begin(); err != nil {
+			p.acks.failWith(err)
+			return err
+		}
+		p.txn.dirty = true
+	}
 	w := p.acks.add(len(recs))
 	for _, r := range recs {
 		if r.Context == nil {
@@ -135,8 +156,21 @@ func (p *Producer) Produce(ctx context.Context, recs ...*kgo.Record) error {
 // coalesce, so calling it after every transaction is fine. The producer
 // keeps the newest marked checkpoint whose records are all acknowledged;
 // see [Producer.Acked].
+//
+// An exactly-once producer commits its open Kafka transaction at a mark,
+// with cp's checkpoint record inside it, once CheckpointInterval has passed
+// since the last commit; the commit blocks the caller until Kafka
+// confirmed it. A failed commit is the producer's failure (Err).
 func (p *Producer) Mark(cp Checkpoint) {
 	if p.closed.Load() {
+		return
+	}
+	if p.txn != nil {
+		p.txn.run.Lock()
+		defer p.txn.run.Unlock()
+		if err := p.txnMark(cp, false); err != nil {
+			p.acks.failWith(err)
+		}
 		return
 	}
 	p.acks.mark(cp)
@@ -156,6 +190,15 @@ func (p *Producer) Commit(ctx context.Context, cp Checkpoint) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	if p.txn != nil {
+		p.txn.run.Lock()
+		defer p.txn.run.Unlock()
+		if err := p.txnMark(cp, true); err != nil {
+			p.acks.failWith(err)
+			return err
+		}
+		return nil
+	}
 	p.acks.mark(cp)
 	if err := p.client.Flush(ctx); err != nil {
 		return fmt.Errorf("commit checkpoint: wait for kafka: %w", err)
@@ -169,7 +212,16 @@ func (p *Producer) Commit(ctx context.Context, cp Checkpoint) error {
 // Acked returns the newest marked checkpoint whose records, and all records
 // produced before them, Kafka has acknowledged, and false when there is none
 // yet. It is what Run and Close write.
+//
+// For an exactly-once producer it is the checkpoint of the last committed
+// transaction: records acknowledged inside a transaction still open may
+// be aborted.
 func (p *Producer) Acked() (Checkpoint, bool) {
+	if t := p.txn; t != nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.committed, t.hasCommit
+	}
 	cp, mark := p.acks.acked()
 	return cp, mark != 0
 }
@@ -196,6 +248,18 @@ func (p *Producer) Run(ctx context.Context) error {
 			}
 			return p.Err()
 		case <-t.C:
+			if p.txn != nil {
+				// Commits write the checkpoints; an idle source's last
+				// mark is committed here.
+				if err := p.idleCommit(); err != nil {
+					p.acks.failWith(err)
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				continue
+			}
 			if err := p.writeCheckpoint(ctx); err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -224,7 +288,11 @@ func (p *Producer) Close(ctx context.Context) error {
 	if err := p.client.Flush(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush kafka records: %w", err))
 	}
-	if err := p.writeCheckpoint(ctx); err != nil {
+	if p.txn != nil {
+		if err := p.closeTxn(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := p.writeCheckpoint(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := p.Err(); err != nil && !isCancel(err) {
