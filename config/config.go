@@ -111,6 +111,8 @@ type KafkaConfig struct {
 	Compression        string            `yaml:"compression" default:"lz4" help:"record batch compression: none, gzip, snappy, lz4 or zstd"`
 	Linger             time.Duration     `yaml:"linger" default:"5ms" help:"time a batch waits for more records before it is sent"`
 	ClientID           string            `yaml:"client_id" default:"sluice" help:"Kafka client id"`
+	ExactlyOnce        bool              `yaml:"exactly_once" help:"write records in Kafka transactions committed together with the checkpoint that covers them: a read_committed consumer sees every streamed change once across crashes, and a second instance with the same name fences the first"`
+	TransactionalID    string            `yaml:"transactional_id" help:"transactional id of the exactly-once producer; empty derives sluice-<name>; each source needs its own"`
 	TLS                KafkaTLSConfig    `yaml:"tls"`
 	SASL               KafkaSASLConfig   `yaml:"sasl"`
 }
@@ -180,6 +182,19 @@ type TransactionsConfig struct {
 type RoutingConfig struct {
 	Topics   map[string]string `yaml:"topics" help:"topic by table: a regular expression over db.table (matching the whole name) to the topic its tables' records go to, with $1… naming the expression's groups, e.g. {\"shard_[0-9]+\\.(orders)\": \"sluice.shards.$1\"}"`
 	KeyField string            `yaml:"key_field" default:"__source_table" help:"name of the field routed tables' keys and rows gain, holding db.table, so that keys stay unique across the tables of a topic"`
+}
+
+// KafkaTransactionalID returns the transactional id of the exactly-once
+// producer: kafka.transactional_id, else sluice-<name>; empty when
+// kafka.exactly_once is off.
+func (c *Config) KafkaTransactionalID() string {
+	switch {
+	case !c.Kafka.ExactlyOnce:
+		return ""
+	case c.Kafka.TransactionalID != "":
+		return c.Kafka.TransactionalID
+	}
+	return "sluice-" + c.Name
 }
 
 // TransactionTopic is the topic of transaction metadata records:

@@ -71,6 +71,12 @@
 //     sources' readers, the watch loop, the pprof server) and has stopped
 //     them when it returns. Status, Ready, Healthy, Pause and Resume never
 //     block on I/O.
+//   - With kafka.exactly_once, records are written in Kafka transactions
+//     committed at source transaction boundaries with their checkpoint; a
+//     reader that lost its connection rewinds to the last commit (the
+//     open transaction aborted), the hand-off from snapshot to stream is
+//     committed before the first streamed change, and a second instance
+//     with the same transactional id fences this one.
 //   - A pause loses nothing: what was read before it is produced and
 //     acknowledged, positions and checkpoints go on, and reading resumes
 //     at the event where it stopped.

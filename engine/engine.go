@@ -52,6 +52,10 @@ type Engine struct {
 	client   atomic.Pointer[kgo.Client]
 	prod     atomic.Pointer[sink.Producer]
 	watch    atomic.Pointer[watcher]
+	pipe     atomic.Pointer[pipeline]
+	// streamFrom is where this run's stream started, under the source's
+	// goroutine.
+	streamFrom sluice.Position
 
 	noProgressLog bool
 }
@@ -158,9 +162,9 @@ func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	if e.src == nil {
 		switch cfg.Source.Type {
 		case "mysql":
-			e.src = newMySQLSource(&e.cfg, e.log, e.srcWatch.connection)
+			e.src = newMySQLSource(&e.cfg, e.log, e.srcWatch.connection, e.rewind)
 		case "postgresql":
-			e.src = newPostgresSource(&e.cfg, e.log, e.srcWatch.connection)
+			e.src = newPostgresSource(&e.cfg, e.log, e.srcWatch.connection, e.rewind)
 		default:
 			return nil, fmt.Errorf("source.type %q is not one of mysql, postgresql", cfg.Source.Type)
 		}
@@ -176,6 +180,34 @@ func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	}
 	e.st = newTracker(cfg.Name, cfg.Source.Type, configDigest(&e.cfg))
 	return e, nil
+}
+
+// rewind is the sources' Rewind: with an exactly-once producer, a source
+// that lost its connection discards the open Kafka transaction and reads
+// on from the last committed checkpoint, so nothing after it is produced
+// twice. Without, it keeps the source's own boundary.
+func (e *Engine) rewind() (sluice.Position, bool) {
+	p := e.prod.Load()
+	if p == nil || !p.Transactional() {
+		return sluice.Position{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	cp, ok, err := p.Rewind(ctx)
+	if err != nil {
+		// The producer has failed; the source stops at its next record.
+		e.log.Error("exactly-once: could not abort the open transaction", "error", err)
+		return sluice.Position{}, false
+	}
+	if pipe := e.pipe.Load(); pipe != nil {
+		pipe.rewound()
+	}
+	at := e.streamFrom
+	if ok && cp.Phase == sink.PhaseStream {
+		at = cp.Position
+	}
+	e.log.Info("exactly-once: the open transaction was aborted; reading on from the last committed checkpoint", positionAttrs(at)...)
+	return at, true
 }
 
 // configDigest is the hex SHA-256 of the configuration as YAML with its
@@ -278,12 +310,28 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 
 	warnSecurity(cfg, log)
 	kcfg := e.kcfg
-	client, err := sink.NewClient(ctx, kcfg)
+	// The admin requests and the checkpoint reader use a plain client.
+	// An exactly-once producer has a transactional client of its own,
+	// which then carries the hooks (metrics, the watch of the brokers).
+	mainCfg := kcfg
+	mainCfg.TransactionalID = ""
+	if kcfg.TransactionalID != "" {
+		mainCfg.Hooks = nil
+	}
+	client, err := sink.NewClient(ctx, mainCfg)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	e.client.Store(client)
+	pclient := client
+	if kcfg.TransactionalID != "" {
+		if pclient, err = sink.NewClient(ctx, kcfg); err != nil {
+			return err
+		}
+		defer pclient.Close()
+		log.Info("exactly-once: records are written in Kafka transactions committed with their checkpoint", "transactional_id", kcfg.TransactionalID)
+	}
+	e.client.Store(pclient)
 	adm := kadm.NewClient(client)
 	if err := sink.EnsureTopics(ctx, adm, []string{kcfg.CheckpointTopic}, kcfg, log); err != nil {
 		return fmt.Errorf("create checkpoint topic: %w", err)
@@ -296,7 +344,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	prod := sink.New(client, kcfg, log)
+	prod := sink.New(pclient, kcfg, log)
 	e.prod.Store(prod)
 	enc, err := newEncoder(cfg, log, e.regWatch)
 	if err != nil {
@@ -313,8 +361,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if pipe.xf, err = newTransformer(cfg); err != nil {
 		return err
 	}
+	e.pipe.Store(pipe)
 	behind, _ := e.src.(Behinder)
-	w := newWatcher(log, client, e.kafka, e.regWatch, e.srcWatch, e.st, behind)
+	w := newWatcher(log, pclient, e.kafka, e.regWatch, e.srcWatch, e.st, behind)
 	e.st.setSources(pipe.ackedCheckpoint, func() (sluice.Position, time.Time) {
 		s := prod.Stats()
 		return s.Written.Position, s.WrittenAt
@@ -407,6 +456,7 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		}
 		e.setPhase(PhaseSnapshot)
 		e.st.snapshotStarted(true)
+		pipe.snapCP = cp
 		err := src.Resnapshot(ctx, from, pipe)
 		e.st.snapshotEnded(err == nil)
 		if err != nil {
@@ -428,7 +478,8 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		pos, err := src.Snapshot(ctx, pipe, func(ctx context.Context, pos sluice.Position) error {
 			// Durable before the first snapshot record: a restart must know
 			// a snapshot began here.
-			return prod.Commit(ctx, sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseSnapshot, Position: pos, SnapshotStart: pos})
+			pipe.snapCP = sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseSnapshot, Position: pos, SnapshotStart: pos}
+			return prod.Commit(ctx, pipe.snapCP)
 		})
 		e.st.snapshotEnded(err == nil)
 		if err != nil {
@@ -440,6 +491,14 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 	if err := pipe.Resumable(ctx, from); err != nil {
 		return err
 	}
+	if prod.Transactional() {
+		// The snapshot's last rows and the stream's start commit
+		// together: a rewind never goes back before the hand-off.
+		if err := prod.Commit(ctx, sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseStream, Position: from}); err != nil {
+			return err
+		}
+	}
+	e.streamFrom = from
 	e.setPhase(PhaseStreaming)
 	log.Info("streaming "+how, positionAttrs(from)...)
 	return src.Stream(ctx, from, pipe)

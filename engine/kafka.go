@@ -22,6 +22,7 @@ func sinkConfig(cfg *config.Config) (sink.Config, error) {
 		TopicConfigs: k.TopicConfig, CheckpointTopic: k.CheckpointTopic, CheckpointInterval: k.CheckpointInterval,
 		MaxBufferedRecords: k.MaxBufferedRecords, MaxBufferedBytes: k.MaxBufferedBytes, MaxMessageBytes: k.MaxMessageBytes,
 		DeliveryTimeout: k.DeliveryTimeout, ProducerLinger: k.Linger, Compression: k.Compression,
+		TransactionalID: cfg.KafkaTransactionalID(),
 	}
 	if k.TLS.Enabled {
 		t, err := k.TLS.Load("kafka.tls")

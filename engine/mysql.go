@@ -30,7 +30,7 @@ type mysqlSource struct {
 	lagConn *client.Conn // Behind's connection, opened on first use
 }
 
-func newMySQLSource(cfg *config.Config, log *slog.Logger, onConn func(error)) *mysqlSource {
+func newMySQLSource(cfg *config.Config, log *slog.Logger, onConn func(error), rewind func() (sluice.Position, bool)) *mysqlSource {
 	s := &cfg.Source
 	sel := selection(cfg)
 	return &mysqlSource{
@@ -41,7 +41,7 @@ func newMySQLSource(cfg *config.Config, log *slog.Logger, onConn func(error)) *m
 		},
 		bcfg: binlog.Config{
 			Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
-			ServerID: s.ServerID, Flavor: s.Flavor, Selection: sel, Logger: log, OnConnection: onConn,
+			ServerID: s.ServerID, Flavor: s.Flavor, Selection: sel, Logger: log, OnConnection: onConn, Rewind: rewind,
 		},
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -245,4 +246,53 @@ func TestKafkaOutageIsLogged(t *testing.T) {
 	if st := e.Status(); len(st.Stalls) != 1 || st.Stalls[0].Target != "kafka" {
 		t.Errorf("stalls %+v, want kafka", st.Stalls)
 	}
+}
+
+func TestExactlyOnceRewindsToTheCommit(t *testing.T) {
+	c := newCluster(t)
+	src := &gatedSource{memSource: newMemSource(), feed: make(chan *sluice.Event)}
+	e, err := New(testConfig(t, c, "--kafka.exactly_once=true", "--kafka.checkpoint_interval=1h"), WithSource(src), WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, _ := running(t, e)
+	waitUntil(t, "streaming", func() bool { return e.Status().Phase == PhaseStreaming })
+	// The hand-off to streaming committed the snapshot with the stream's
+	// start.
+	if st := e.Status(); st.Acknowledged.LSN != snapshotLSN {
+		t.Errorf("acknowledged %+v after the hand-off, want the snapshot's LSN", st.Acknowledged)
+	}
+	src.feed <- &sluice.Event{Op: sluice.OpCreate, Table: src.table, After: sluice.Row{int64(10), "x"}}
+	waitUntil(t, "the event", func() bool { return e.Status().Events == 1 })
+	// A reader that lost its connection asks where to read on: from the
+	// last commit, its transaction aborted.
+	at, ok := e.rewind()
+	if !ok || at.LSN != snapshotLSN {
+		t.Errorf("rewind = %+v, %v; want the committed snapshot LSN", at, ok)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// What a read_committed consumer sees: the snapshot's three rows, not
+	// the aborted event.
+	if recs := committedTopic(t, c, "sluice.shop.items"); len(recs) != 3 {
+		t.Errorf("read_committed sees %d records, want the 3 snapshot rows: %v", len(recs), recs)
+	}
+}
+
+func committedTopic(t *testing.T, c interface{ ListenAddrs() []string }, topic string) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []string
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	}
+	return out
 }

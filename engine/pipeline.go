@@ -57,6 +57,12 @@ type pipeline struct {
 	// gate holds Change and Resumable while the engine is paused.
 	gate *gate
 
+	// snapCP is the checkpoint of the running snapshot; an exactly-once
+	// producer gets it as a mark every snapMarkEvery rows, so a long
+	// snapshot is committed in transactions of bounded length.
+	snapCP   sink.Checkpoint
+	snapRows int
+
 	// counts are the streamed events per table and operation; the table
 	// the last event belonged to and its counters are cached.
 	counts    *eventCounts
@@ -135,10 +141,22 @@ func (t *txTracker) end() *sluice.TransactionBoundary {
 		Tables: slices.Clone(t.tables), CommitTime: t.commit}
 }
 
+// snapMarkEvery is how many snapshot rows pass between the marks an
+// exactly-once producer gets during a snapshot.
+const snapMarkEvery = 1024
+
 func newPipeline(name string, b *tombstone.Builder, prod *sink.Producer, adm *kadm.Client, cfg sink.Config,
 	log *slog.Logger, st *tracker, h hooks, g *gate, counts *eventCounts) *pipeline {
 	return &pipeline{name: name, build: b, prod: prod, adm: adm, sinkCfg: cfg, log: log, st: st, hooks: h,
 		topics: map[string]bool{}, gate: g, counts: counts}
+}
+
+// rewound forgets the transaction in progress: its records were aborted
+// and the source reads it again.
+func (p *pipeline) rewound() {
+	if p.tx != nil {
+		p.tx.open = false
+	}
 }
 
 // SnapshotPlan implements sluice.SnapshotPlanner: the tables and their
@@ -192,6 +210,14 @@ func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
 			p.lastTable, p.lastProg = ev.Table, p.st.snapshotTable(ev.Table.FullName())
 		}
 		p.lastProg.rows.Add(1)
+		if p.snapCP.Source != "" && p.prod.Transactional() {
+			if p.snapRows++; p.snapRows%snapMarkEvery == 0 {
+				p.prod.Mark(p.snapCP)
+				if err := p.prod.Err(); err != nil {
+					return err
+				}
+			}
+		}
 	} else {
 		p.st.event(ev.Source.CommitTime)
 		if ev.Table != p.lastCount {

@@ -36,16 +36,17 @@ type postgresSource struct {
 	conn *pgx.Conn // from Prepare until the snapshot or the stream
 	slot pgoutput.SlotState
 
-	onConn func(error) // the reader's OnConnection
+	onConn func(error)                    // the reader's OnConnection
+	rewind func() (sluice.Position, bool) // the reader's Rewind
 
 	lagMu   sync.Mutex
 	lagConn *pgx.Conn // Behind's connection, opened on first use
 }
 
-func newPostgresSource(cfg *config.Config, log *slog.Logger, onConn func(error)) *postgresSource {
+func newPostgresSource(cfg *config.Config, log *slog.Logger, onConn func(error), rewind func() (sluice.Position, bool)) *postgresSource {
 	s := &cfg.Source
 	return &postgresSource{
-		cfg: cfg, log: log, onConn: onConn,
+		cfg: cfg, log: log, onConn: onConn, rewind: rewind,
 		scfg: snapshot.PostgresConfig{Name: cfg.Name, Host: s.Host, Port: s.Port, User: s.User, Password: s.Password.Reveal(),
 			Database: s.Database, SSLMode: s.SSLMode, SSLRootCert: postgresRootCert(s),
 			SSLCert: s.TLS.CertFile, SSLKey: s.TLS.KeyFile, Selection: selection(cfg),
@@ -273,7 +274,7 @@ func (p *postgresSource) Stream(ctx context.Context, from sluice.Position, h Han
 	r := pgoutput.New(pgoutput.Config{
 		Name: p.cfg.Name, Conn: cc, Slot: s.Slot, Publication: s.Publication,
 		Selection: p.scfg.Selection, StatusInterval: s.StatusInterval, Logger: p.log,
-		Streaming: s.Streaming, SpoolDir: s.SpoolDir, Acked: h.Acked, OnConnection: p.onConn,
+		Streaming: s.Streaming, SpoolDir: s.SpoolDir, Acked: h.Acked, OnConnection: p.onConn, Rewind: p.rewind,
 	})
 	return r.Run(ctx, from, h)
 }

@@ -30,7 +30,7 @@ func TestPostgresConnSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := snapshot.PostgresConnConfig(newPostgresSource(c, slog.Default(), nil).scfg)
+	cc, err := snapshot.PostgresConnConfig(newPostgresSource(c, slog.Default(), nil, nil).scfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,11 +136,11 @@ kafka:
   checkpoint_interval: 200ms
   topic_config:
     min.compaction.lag.ms: "3600000"   # tests read every record, superseded ones too
-%sadmin:
+%s%sadmin:
   listen: 127.0.0.1:0
 log:
   level: debug
-%s`, f.name, f.srv.Port(), f.srv.User(), f.dbname, kafka.Bootstrap(), f.prefix, f.cp, f.formatYAML(), extra)
+%s`, f.name, f.srv.Port(), f.srv.User(), f.dbname, kafka.Bootstrap(), f.prefix, f.cp, f.kafkaYAML, f.formatYAML(), extra)
 }
 
 // tableRows returns the rows of table as key JSON → column → text, like
