@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-cdc/sluice/config"
@@ -174,6 +176,7 @@ func TestSluiceConfigYAML(t *testing.T) {
 			TopicPrefix     string            `yaml:"topic_prefix"`
 			CheckpointTopic string            `yaml:"checkpoint_topic"`
 			TopicConfig     map[string]string `yaml:"topic_config"`
+			ExactlyOnce     *bool             `yaml:"exactly_once"`
 		}
 		Format string
 		Admin  struct{ Listen *string }
@@ -186,6 +189,9 @@ func TestSluiceConfigYAML(t *testing.T) {
 	}
 	if got.Admin.Listen == nil || *got.Admin.Listen != "" {
 		t.Errorf("admin.listen must be written, empty (no admin server, not the default port), got %v from\n%s", got.Admin.Listen, c.yaml())
+	}
+	if got.Kafka.ExactlyOnce == nil || *got.Kafka.ExactlyOnce {
+		t.Errorf("kafka.exactly_once must be written, false (at least once), got %v from\n%s", got.Kafka.ExactlyOnce, c.yaml())
 	}
 	if got.Name != "bench" || got.Source.Port != 3307 || got.Source.Type != "mysql" || len(got.Tables.Include) != 2 ||
 		got.Kafka.Brokers[0] != "127.0.0.1:9092" || got.Kafka.CheckpointTopic != "bench.checkpoints" ||
@@ -225,6 +231,22 @@ func TestSluiceConfigYAML(t *testing.T) {
 	}
 	if cfg.Admin.Listen != "127.0.0.1:0" {
 		t.Errorf("admin phase: admin.listen %q", cfg.Admin.Listen)
+	}
+	if cfg.Kafka.ExactlyOnce || cfg.KafkaTransactionalID() != "" {
+		t.Errorf("kafka.exactly_once %v, transactional id %q; want off in every phase but the eos phase's on runs",
+			cfg.Kafka.ExactlyOnce, cfg.KafkaTransactionalID())
+	}
+	// The eos phase's "on" runs: transactions, the id derived from the
+	// source's name, so each source has its own.
+	c.ExactlyOnce = true
+	if err := os.WriteFile(path, []byte(c.yaml()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = config.Load(path, nil, nil); err != nil {
+		t.Fatalf("sluice would refuse the eos phase's configuration: %v\n%s", err, c.yaml())
+	}
+	if !cfg.Kafka.ExactlyOnce || cfg.KafkaTransactionalID() != "sluice-bench" {
+		t.Errorf("eos phase: kafka.exactly_once %v, transactional id %q", cfg.Kafka.ExactlyOnce, cfg.KafkaTransactionalID())
 	}
 }
 
@@ -741,16 +763,16 @@ func TestMarkdownAdmin(t *testing.T) {
 		Began: t0, Elapsed: time.Minute}
 	r.Snapshot = mk("Snapshot of 1,000,000 rows", true, 10, 4*time.Second, false)
 	// Snapshot: off 100 k/s twice, on 100 k/s and 99 k/s (99.5%): met.
-	r.addAdmin("snapshot", false, mk("Snapshot, admin server off (1)", true, 10, 4*time.Second, false))
-	r.addAdmin("snapshot", true, mk("Snapshot, admin server on (1)", true, 10, 4*time.Second, true))
-	r.addAdmin("snapshot", false, mk("Snapshot, admin server off (2)", true, 10, 4*time.Second, false))
-	r.addAdmin("snapshot", true, mk("Snapshot, admin server on (2)", true, 1e6/99_000, 4*time.Second, true))
+	r.Admin.add("snapshot", false, mk("Snapshot, admin server off (1)", true, 10, 4*time.Second, false))
+	r.Admin.add("snapshot", true, mk("Snapshot, admin server on (1)", true, 10, 4*time.Second, true))
+	r.Admin.add("snapshot", false, mk("Snapshot, admin server off (2)", true, 10, 4*time.Second, false))
+	r.Admin.add("snapshot", true, mk("Snapshot, admin server on (2)", true, 1e6/99_000, 4*time.Second, true))
 	// Stream (a drain counts from the first record): off 125 k/s and
 	// 100 k/s, on 100 k/s twice (88.9% of the mean): not met.
-	r.addAdmin("stream", false, mk("Stream, admin server off (1)", false, 8.5, 10*time.Second, false))
-	r.addAdmin("stream", true, mk("Stream, admin server on (1)", false, 10.5, 11*time.Second, true))
-	r.addAdmin("stream", false, mk("Stream, admin server off (2)", false, 10.5, 10*time.Second, false))
-	r.addAdmin("stream", true, mk("Stream, admin server on (2)", false, 10.5, 11*time.Second, true))
+	r.Admin.add("stream", false, mk("Stream, admin server off (1)", false, 8.5, 10*time.Second, false))
+	r.Admin.add("stream", true, mk("Stream, admin server on (1)", false, 10.5, 11*time.Second, true))
+	r.Admin.add("stream", false, mk("Stream, admin server off (2)", false, 10.5, 10*time.Second, false))
+	r.Admin.add("stream", true, mk("Stream, admin server on (2)", false, 10.5, 11*time.Second, true))
 	md := r.markdown()
 	for _, want := range []string{
 		"| Metrics on the hot path: admin server on, /metrics scraped every 1s, against off, MariaDB snapshot, json | on at **99.5%** of off's rate (off 100 k, 100 k, on 100 k, 99 k records/s), 100.0% of its CPU per record | ≥ 98% (costs ≤ 2%) | met |",
@@ -769,12 +791,12 @@ func TestMarkdownAdmin(t *testing.T) {
 	}
 	// A shortfall beyond the runs' spread is not met, no excuse.
 	r.Admin = nil
-	for i, on := range adminOrder {
+	for i, on := range onOffOrder {
 		secs := 10.5
 		if on {
 			secs = 1e6/90_000 + 0.5
 		}
-		r.addAdmin("stream", on, mk(fmt.Sprintf("Stream (%d)", i), false, secs, 10*time.Second, on))
+		r.Admin.add("stream", on, mk(fmt.Sprintf("Stream (%d)", i), false, secs, 10*time.Second, on))
 	}
 	if rows := r.adminResultRows(); !strings.Contains(rows, "on at **90.0%** of off's rate") || !strings.HasSuffix(rows, "| **not met** |\n") {
 		t.Errorf("got %s", rows)
@@ -790,5 +812,193 @@ func TestMarkdownAdmin(t *testing.T) {
 	}
 	if v, ok := metricsShare(&phase{Profile: p}); !ok || v < 1.75-1e-9 || v > 1.75+1e-9 {
 		t.Errorf("metricsShare = %v, %v; want 1.75", v, ok)
+	}
+}
+
+func TestParseOnlyEOS(t *testing.T) {
+	o, err := parseOnly("eos")
+	if err != nil || !o["eos"] {
+		t.Fatalf("%v %v", o, err)
+	}
+	if opts := (options{only: o}); !opts.runs("eos") || opts.runs("admin") || opts.runs("multi") {
+		t.Errorf("runs: eos %v, admin %v, multi %v", opts.runs("eos"), opts.runs("admin"), opts.runs("multi"))
+	}
+	if !(options{}).runs("eos") {
+		t.Error("a full run includes the eos phase")
+	}
+}
+
+func TestOnOffConfig(t *testing.T) {
+	b := &bench{db: &local.MariaDB{}, kafka: &local.Kafka{}}
+	for _, c := range []struct {
+		ab       onOffPhase
+		on       bool
+		i        int
+		name     string
+		admin    string
+		eos, cmt bool
+		scrape   bool
+	}{
+		{adminPhase, false, 0, "bench-admin-off-0", "", false, false, false},
+		{adminPhase, true, 1, "bench-admin-on-1", "127.0.0.1:0", false, false, true},
+		{eosPhase, false, 2, "bench-eos-off-2", "", false, true, false},
+		{eosPhase, true, 3, "bench-eos-on-3", "", true, true, false},
+	} {
+		cfg := b.onOffConfig(c.ab, c.on, c.i, "json", "bench.orders")
+		if cfg.Name != c.name || cfg.TopicPrefix != c.name || cfg.CheckpointTopic != c.name+".checkpoints" ||
+			cfg.AdminListen != c.admin || cfg.ExactlyOnce != c.eos || cfg.Format != "json" {
+			t.Errorf("%s %v %d: %+v", c.ab.name, c.on, c.i, cfg)
+		}
+		var ph phase
+		c.ab.prepare(&ph, c.on)
+		if ph.Committed != c.cmt || (ph.ScrapeEvery > 0) != c.scrape {
+			t.Errorf("%s %v: committed %v, scrape every %s", c.ab.name, c.on, ph.Committed, ph.ScrapeEvery)
+		}
+	}
+}
+
+// TestWaitForCommitted checks the eos phase's end detection against a
+// transactional producer: the end offsets count uncommitted records and
+// every transaction's marker, so a wait on them ends early; the committed
+// wait ends only once every record is committed, markers apart.
+func TestWaitForCommitted(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seeds := c.ListenAddrs()[0]
+	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds), kgo.TransactionalID("bench-test"), kgo.DefaultProduceTopic("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	ctx := context.Background()
+	txn := func(n int, commit bool) {
+		t.Helper()
+		if err := prod.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if commit {
+			if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	offs, err := newOffsets(seeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offs.close()
+	from, err := offs.ends(ctx, "t", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		txn(5, true)
+	}
+	txn(5, false) // open: 20 records written, 15 committed, 3 markers
+	opts := func(want int64, committed bool) waitOptions {
+		return waitOptions{Topic: "t", Base: sum(from), Want: want, Stall: 500 * time.Millisecond, Total: 10 * time.Second,
+			Alive: func() error { return nil }, Committed: committed, From: from}
+	}
+	// The end offsets (23) already pass 20 records.
+	if p, err := offs.waitFor(ctx, time.Now(), opts(20, false)); err != nil || p.Count != 23 {
+		t.Errorf("end offsets: %+v, %v; want 23 at once", p, err)
+	}
+	// The committed wait does not end while 5 of them are uncommitted.
+	if p, err := offs.waitFor(ctx, time.Now(), opts(20, true)); err == nil || !strings.Contains(err.Error(), "stuck") {
+		t.Errorf("committed wait with a transaction open: %+v, %v; want it stuck", p, err)
+	}
+	p, err := offs.waitFor(ctx, time.Now(), opts(15, true))
+	if err != nil || p.Committed != 15 || p.Markers != 3 || p.Count != 18 || p.First.IsZero() || p.Done.IsZero() {
+		t.Errorf("committed wait for 15: %+v, %v; want 15 records, 3 markers, last stable offset 18", p, err)
+	}
+	// Committing the last transaction ends the wait for all 20, read on
+	// from where the counter stopped.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(300 * time.Millisecond)
+		if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Error(err)
+		}
+	}()
+	o := opts(20, true)
+	o.Stall = 5 * time.Second
+	p, err = offs.waitFor(ctx, time.Now(), o)
+	<-done
+	if err != nil || p.Committed != 20 || p.Markers != 4 || p.Count != 24 {
+		t.Errorf("committed wait for 20: %+v, %v; want 20 records, 4 markers", p, err)
+	}
+}
+
+func TestMarkdownEOS(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	mk := func(title string, snapshot bool, secs float64, cpu time.Duration, markers int64) *phase {
+		return &phase{Title: title, Format: "json", Snapshot: snapshot, Records: 1_000_000, Start: t0, CPU: cpu, PeakRSS: 60e6, Committed: true,
+			Seen: progress{First: t0.Add(500 * time.Millisecond), Done: t0.Add(time.Duration(secs * float64(time.Second))),
+				Committed: 1_000_000, Markers: markers}}
+	}
+	r := &results{Options: options{rows: 1_000_000, chunk: 10_000, conns: 4, idleWait: time.Minute, sources: []string{"mysql"}, formats: []string{"json"}},
+		Began: t0, Elapsed: time.Minute}
+	r.Snapshot = mk("Snapshot of 1,000,000 rows", true, 10, 4*time.Second, 0)
+	// Snapshot: off 100 k/s twice, on 90 k/s twice: met.
+	// Stream: off 100 k/s twice, on 80 k/s and 100 k/s (90%): met.
+	for i, on := range onOffOrder {
+		snap, drain, m := 10.0, 10.5, int64(0)
+		if on {
+			snap, drain, m = 1e6/90_000, 1e6/80_000+0.5, 11
+			if i == 3 {
+				drain = 10.5
+			}
+		}
+		r.EOS.add("snapshot", on, mk(fmt.Sprintf("Snapshot (%d)", i), true, snap, 4*time.Second, m))
+		r.EOS.add("stream", on, mk(fmt.Sprintf("Stream (%d)", i), false, drain, 10*time.Second, m))
+	}
+	md := r.markdown()
+	for _, want := range []string{
+		"| Exactly-once: `kafka.exactly_once` on against off, MariaDB snapshot, json | on at **90.0%** of off's rate (off 100 k, 100 k, on 90 k, 90 k records/s), 100.0% of its CPU per record | ≥ 85% (costs ≤ 15%) | met |",
+		"| Exactly-once: `kafka.exactly_once` on against off, MariaDB multi-row stream, json | on at **90.0%** of off's rate (off 100 k, 100 k, on 80 k, 100 k records/s)",
+		"## Exactly-once delivery: on against off",
+		"| phase | off records/s | on records/s | on / off | spread, off / on | CPU / 1 M, off / on | CPU on / off | peak RSS, off / on | perf: transactions, off / on | other work, cores, off / on | markers, off / on |",
+		"| MariaDB snapshot, json | 100,000, 100,000 | 90,000, 90,000 | 90.0% | 0.0% / 0.0% | 4.00 s, 4.00 s / 4.00 s, 4.00 s | 100.0% | 60 MB, 60 MB / 60 MB, 60 MB | —, — / —, — | 0.00, 0.00 / 0.00, 0.00 | 0, 0 / 11, 11 |",
+		"| MariaDB multi-row stream, json | 100,000, 100,000 | 80,000, 100,000 | 90.0% | 0.0% / 22.2% |",
+		"`kafka.exactly_once` false: at least once",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "%!") || strings.Contains(md, "## Admin server") {
+		t.Errorf("report has a formatting error or an empty admin section:\n%s", md)
+	}
+	// Below 85% beyond the runs' spread: not met.
+	r.EOS = nil
+	for i, on := range onOffOrder {
+		secs := 10.5
+		if on {
+			secs = 1e6/80_000 + 0.5
+		}
+		r.EOS.add("stream", on, mk(fmt.Sprintf("Stream (%d)", i), false, secs, 10*time.Second, 0))
+	}
+	if rows := r.eosResultRows(); !strings.Contains(rows, "on at **80.0%** of off's rate") || !strings.HasSuffix(rows, "| **not met** |\n") {
+		t.Errorf("got %s", rows)
+	}
+	// With a profile, sluice's commits and franz-go's AddPartitionsToTxn
+	// are summed, inclusive.
+	p, err := parsePerfReport([]byte(perfOutput + "     2.00%     0.00%  [.] github.com/sluice-cdc/sluice/sink.(*Producer).commitTxn\n" +
+		"     1.00%     0.10%  [.] github.com/twmb/franz-go/pkg/kgo.(*Client).EndTransaction\n" +
+		"     0.50%     0.00%  [.] github.com/twmb/franz-go/pkg/kgo.(*sink).doTxnReq\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := txnShare(&phase{Profile: p}); !ok || v < 2.5-1e-9 || v > 2.5+1e-9 {
+		t.Errorf("txnShare = %v, %v; want 2.5", v, ok)
 	}
 }

@@ -46,10 +46,20 @@
 // port read from sluice's log, /metrics scraped by the bench every second),
 // alternating off, on, off, on, so that the cost of metrics on the hot path
 // (the bound: at most 2% of throughput) is measured within one run.
+// The eos phase does the same with kafka.exactly_once false (as in every
+// other phase) and true: records in Kafka transactions, each committed with
+// its checkpoint at a source transaction boundary, at most every
+// kafka.checkpoint_interval (the bound: at most 15% of throughput).
+// Its runs, off and on alike, end on what a read_committed consumer sees:
+// the topic's last stable offsets reach the target, and a read_committed
+// read of the phase's range finds every record, the transactions' markers
+// (control records, which take offsets too) apart; the first record is
+// still the first one written, committed or not, so that a drain's rate
+// does not start at its first commit.
 //
 // -source and -format choose databases and formats; -only runs a subset of
 // the phases (the main snapshots always run: the streams resume from their
-// checkpoints; admin runs the multi-row stream's main drain too), for
+// checkpoints; admin and eos run the multi-row stream's main drain too), for
 // profiling one path.
 //
 // For every phase it records sluice's CPU time and peak RSS from /proc, the

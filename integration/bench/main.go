@@ -62,8 +62,10 @@ func parseChoice(flagName, s string, choices ...string) ([]string, error) {
 // mappings v1 and v2, after the main (v2) run; admin repeats MariaDB's
 // main snapshot and multi-row stream in the main format with the admin
 // server off and on (its /metrics scraped every second), after the main
-// (off) runs, and so runs the multi-row stream's main drain without multi.
-var phaseNames = []string{"small", "multi", "single", "tx", "10x", "encoders", "tls", "mapping", "admin"}
+// (off) runs, and so runs the multi-row stream's main drain without multi;
+// eos does the same with kafka.exactly_once off and on, each run ending on
+// what a read_committed consumer sees (both share onoff.go).
+var phaseNames = []string{"small", "multi", "single", "tx", "10x", "encoders", "tls", "mapping", "admin", "eos"}
 
 // runs reports whether the phase named name runs.
 func (o options) runs(name string) bool {
@@ -110,7 +112,7 @@ func main() {
 	flag.DurationVar(&o.idleWait, "wait-idle", 5*time.Minute, "longest wait for other work on the machine to stop before a measurement")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	flag.Var(&args, "sluice-flag", "extra flag for `sluice run`, e.g. --kafka.linger=10ms (repeatable)")
-	flag.StringVar(&only, "only", "", "run only these phases besides the main snapshots, comma-separated: "+strings.Join(phaseNames, ",")+" (small, 10x, tls, mapping and admin are MariaDB's; multi, single and tx run on every -source; for profiling one path, the report then lacks the others)")
+	flag.StringVar(&only, "only", "", "run only these phases besides the main snapshots, comma-separated: "+strings.Join(phaseNames, ",")+" (small, 10x, tls, mapping, admin and eos are MariaDB's; multi, single and tx run on every -source; for profiling one path, the report then lacks the others)")
 	flag.StringVar(&source, "source", "both", "source databases to measure: mysql (MariaDB), postgresql or both")
 	flag.StringVar(&format, "format", "both", "record formats: json, avro or both; with both, the main snapshot and the multi-row stream run in each and the other phases in json")
 	flag.BoolVar(&o.brokerCfg, "test-broker-topics", false, "keep the test broker's topic settings (1 MB segments, compaction every second) instead of Kafka's defaults")
@@ -341,23 +343,16 @@ func (b *bench) runPhases(ctx context.Context, o options, res *results) error {
 			res.addTLS("snapshot", false, res.Snapshot)
 		}
 	}
-	if o.runs("admin") {
-		for i, on := range adminOrder {
-			cfg := b.adminConfig(on, i, o.formats[0], include...)
-			ph := &phase{Key: "snapshot-" + cfg.Name, Source: "mysql", Format: cfg.Format,
-				Title:    fmt.Sprintf("Snapshot of %s rows, %s, admin server %s (%d)", thousands(o.rows), cfg.Format, adminLabel(on), i/2+1),
-				Snapshot: true, Topic: topicOf(cfg.Name, "orders"), Records: o.rows}
-			if on {
-				ph.ScrapeEvery = scrapeEvery
-			}
-			if err := b.measure(ctx, ph, cfg); err != nil {
+	for _, ab := range onOffPhases {
+		if o.runs(ab.name) {
+			tmpl := phase{Title: "Snapshot of " + thousands(o.rows) + " rows", Snapshot: true, Records: o.rows}
+			if err := b.measureOnOff(ctx, ab, tmpl, o.formats[0], res, include...); err != nil {
 				return err
 			}
-			res.addAdmin("snapshot", on, ph)
 		}
 	}
 
-	if o.runs("multi") || o.runs("admin") {
+	if o.runs("multi") || o.runs("admin") || o.runs("eos") {
 		if err := b.streamMulti(ctx, o, res, include); err != nil {
 			return err
 		}
@@ -429,20 +424,13 @@ func (b *bench) streamMulti(ctx context.Context, o options, res *results, includ
 			res.addMapping("stream", m, ph)
 		}
 	}
-	if o.runs("admin") {
-		for i, on := range adminOrder {
-			cfg := b.adminConfig(on, i, o.formats[0], include...)
-			ph := &phase{Key: "stream-multi-" + cfg.Name, Source: "mysql", Format: cfg.Format,
-				Title: fmt.Sprintf("Stream of %s changes in %s-row transactions, %s, admin server %s (%d)",
-					thousands(o.rows), thousands(o.chunk), cfg.Format, adminLabel(on), i/2+1),
-				Topic: topicOf(cfg.Name, "orders"), Records: o.rows, Backlog: bl}
-			if on {
-				ph.ScrapeEvery = scrapeEvery
-			}
-			if err := b.measure(ctx, ph, cfg); err != nil {
+	for _, ab := range onOffPhases {
+		if o.runs(ab.name) {
+			tmpl := phase{Title: fmt.Sprintf("Stream of %s changes in %s-row transactions", thousands(o.rows), thousands(o.chunk)),
+				Records: o.rows, Backlog: bl}
+			if err := b.measureOnOff(ctx, ab, tmpl, o.formats[0], res, include...); err != nil {
 				return err
 			}
-			res.addAdmin("stream", on, ph)
 		}
 	}
 	if o.runs("tls") {
@@ -482,35 +470,6 @@ func (b *bench) mappingConfig(m string, i int, include ...string) sluiceConfig {
 	c.TopicPrefix, c.CheckpointTopic = c.Name, c.Name+".checkpoints"
 	c.AvroMapping = m
 	return c
-}
-
-// adminOrder is the order the admin phase runs its sources in, false
-// meaning the admin server off, after the main phase (off too; left out of
-// the comparison, as the first run of a phase is often slower):
-// alternating, so that neither has the machine's slow moments to itself.
-var adminOrder = []bool{false, true, false, true}
-
-// adminConfig is the configuration of the admin phase's i-th source,
-// "bench-admin-off-0", "bench-admin-on-1", …: the main MariaDB source's in
-// format, each with a checkpoint of its own, so each drains the whole
-// backlog. Off has admin.listen "" (as every other phase); on has
-// 127.0.0.1:0, a free port, which the bench reads from sluice's log to
-// scrape /metrics.
-func (b *bench) adminConfig(on bool, i int, format string, include ...string) sluiceConfig {
-	c := b.mysqlConfig(format, include...)
-	c.Name = fmt.Sprintf("bench-admin-%s-%d", adminLabel(on), i)
-	c.TopicPrefix, c.CheckpointTopic = c.Name, c.Name+".checkpoints"
-	if on {
-		c.AdminListen = "127.0.0.1:0"
-	}
-	return c
-}
-
-func adminLabel(on bool) string {
-	if on {
-		return "on"
-	}
-	return "off"
 }
 
 // tlsConfig is the configuration of the tls phase's sources: "bench-tls"

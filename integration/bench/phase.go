@@ -42,6 +42,10 @@ type phase struct {
 	// what the scraper did.
 	ScrapeEvery time.Duration
 	Scrape      *scrapeStats
+	// Committed makes the phase end on what a read_committed consumer
+	// sees (waitOptions.Committed), as exactly-once's transactions need;
+	// Seen then holds the records and markers that read counted.
+	Committed bool
 }
 
 // Startup is the time from sluice's start to the first record in Kafka.
@@ -157,10 +161,11 @@ func topicOf(name, table string) string { return name + "." + benchDB + "." + ta
 // than it does now, then stops it, filling in ph. It blocks; sluice is
 // stopped on every path.
 func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err error) {
-	base, err := b.offs.count(ctx, ph.Topic)
+	from, err := b.offs.ends(ctx, ph.Topic, ph.Committed)
 	if err != nil {
 		return err
 	}
+	base := sum(from)
 	ph.Busy = waitIdle(ctx, b.idleWait)
 	path := filepath.Join(b.work, ph.Key+".yaml")
 	if err := os.WriteFile(path, []byte(cfg.yaml()), 0o600); err != nil {
@@ -218,6 +223,7 @@ func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err e
 		Report: func(n int64, d time.Duration) {
 			say("  %d records after %.1fs", n, d.Seconds())
 		},
+		Committed: ph.Committed, From: from,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w; sluice's log %s ends with:\n%s", ph.Title, err, logPath, logTail(logPath, 10))
@@ -273,6 +279,9 @@ func (b *bench) measure(ctx context.Context, ph *phase, cfg sluiceConfig) (err e
 	}
 	say("%s: %d records in %.2fs (start-up %.2fs): %.0f records/s, sluice cpu %.2fs, peak rss %.1f MB",
 		ph.Title, ph.Records, ph.Total().Seconds(), ph.Startup().Seconds(), ph.Rate(), ph.CPU.Seconds(), float64(ph.PeakRSS)/(1<<20))
+	if ph.Committed {
+		say("  read_committed: %d records and %d transaction markers", ph.Seen.Committed, ph.Seen.Markers)
+	}
 	if s := ph.Scrape; s != nil {
 		say("  /metrics at %s scraped %d times, %.0f kB each, slowest %.1f ms", s.Addr, s.Count, float64(s.Bytes)/1e3, float64(s.Slowest)/1e6)
 	}

@@ -56,7 +56,8 @@ type results struct {
 	Formats  []formatRun    // the phases run in more than one format
 	TLS      []tlsRun       // MariaDB's phases over TLS and plain text (report_tls.go)
 	Mapping  []mappingRun   // MariaDB's Avro phases in mappings v1 and v2 (report_mapping.go)
-	Admin    []adminRun     // MariaDB's phases with the admin server off and on (report_admin.go)
+	Admin    onOffRuns      // MariaDB's phases with the admin server off and on (report_admin.go)
+	EOS      onOffRuns      // MariaDB's phases with kafka.exactly_once off and on (report_eos.go)
 	Encoders []encoderBench // the schema package's micro-benchmarks, nil when not run
 }
 
@@ -330,6 +331,7 @@ func (r *results) markdown() string {
 	w("%s", r.tlsResultRows())
 	w("%s", r.mappingResultRows())
 	w("%s", r.adminResultRows())
+	w("%s", r.eosResultRows())
 	for _, p := range r.allPhases() {
 		w("| sluice CPU per 1 M records, %s | %.2f s | — | |\n", lowerFirst(p.Title), p.CPUPerMillion().Seconds())
 	}
@@ -390,6 +392,7 @@ func (r *results) markdown() string {
 	w("%s", r.tlsSection())
 	w("%s", r.mappingSection())
 	w("%s", r.adminSection())
+	w("%s", r.eosSection())
 
 	w("## Method\n\n")
 	w("### Machine and versions\n\n")
@@ -404,7 +407,8 @@ func (r *results) markdown() string {
 	w("### sluice settings\n\n")
 	w("Defaults except where named: `kafka.linger` 5ms, `kafka.compression` lz4, `kafka.max_buffered_records` 10000, `kafka.partitions` 1,\n" +
 		"`kafka.checkpoint_interval` 1s, `format` json (avro where a phase says so), `log.level` info, `log.format` json,\n" +
-		"`admin.listen` empty: no admin server (only the admin phase's \"on\" runs serve one, on `127.0.0.1:0`).\n")
+		"`admin.listen` empty: no admin server (only the admin phase's \"on\" runs serve one, on `127.0.0.1:0`),\n" +
+		"`kafka.exactly_once` false: at least once (only the eos phase's \"on\" runs write in transactions).\n")
 	if len(o.sluiceArgs) > 0 {
 		w("Extra flags: `%s`.\n", strings.Join(o.sluiceArgs, " "))
 	}
@@ -524,7 +528,7 @@ func (r *results) markdown() string {
 	}
 
 	w("## Reproduce\n\n")
-	w("```sh\nmake bench                                     # this report\ngo run ./integration/bench -scale10=false      # without the 10× snapshot (about 2.5 minutes less)\ngo run ./integration/bench -only single -keep  # the main snapshot and one stream, perf data kept\ngo run ./integration/bench -source=postgresql -format=json  # PostgreSQL alone, JSON alone\ngo run ./integration/bench -source=mysql -only multi,encoders  # MariaDB: snapshot and multi-row stream in both formats, encoders\ngo run ./integration/bench -source=mysql -format=json -only admin  # the cost of metrics: admin server off against on, scraped\ngo run ./integration/bench -help               # every option\n```\n\n")
+	w("```sh\nmake bench                                     # this report\ngo run ./integration/bench -scale10=false      # without the 10× snapshot (about 2.5 minutes less)\ngo run ./integration/bench -only single -keep  # the main snapshot and one stream, perf data kept\ngo run ./integration/bench -source=postgresql -format=json  # PostgreSQL alone, JSON alone\ngo run ./integration/bench -source=mysql -only multi,encoders  # MariaDB: snapshot and multi-row stream in both formats, encoders\ngo run ./integration/bench -source=mysql -format=json -only admin  # the cost of metrics: admin server off against on, scraped\ngo run ./integration/bench -source=mysql -format=json -only eos    # the cost of exactly-once: kafka.exactly_once off against on\ngo run ./integration/bench -help               # every option\n```\n\n")
 	w("The bench needs what `make test` needs (MariaDB from Debian's packages, Kafka from Maven Central, both installed and cached\n"+
 		"on first use) and, for the profiles, `perf` (Debian: `linux-perf`) run as root. It takes about %s here and removes everything\n"+
 		"it started; `-keep` keeps the configurations, sluice's logs and the perf data.\n", r.Elapsed.Round(time.Minute))

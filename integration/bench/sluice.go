@@ -50,6 +50,11 @@ type sluiceConfig struct {
 	// the admin phase's "on" runs) turns the admin server off; the "on"
 	// runs use "127.0.0.1:0" and read the port from sluice's log.
 	AdminListen string
+	// ExactlyOnce is kafka.exactly_once, always written: false (the zero
+	// value, every phase but the eos phase's "on" runs) writes records at
+	// least once; true writes them in Kafka transactions committed with
+	// their checkpoint.
+	ExactlyOnce bool
 }
 
 // yaml renders the configuration (docs/configuration.md). The password is
@@ -80,7 +85,8 @@ func (c sluiceConfig) yaml() string {
 		}
 	}
 	fmt.Fprintf(&b, "tables:\n  include: [%s]\n", strings.Join(inc, ", "))
-	fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n  topic_prefix: %s\n  checkpoint_topic: %s\n", q(c.Brokers), q(c.TopicPrefix), q(c.CheckpointTopic))
+	fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n  topic_prefix: %s\n  checkpoint_topic: %s\n  exactly_once: %t\n",
+		q(c.Brokers), q(c.TopicPrefix), q(c.CheckpointTopic), c.ExactlyOnce)
 	if len(c.TopicConfig) > 0 {
 		b.WriteString("  topic_config:\n")
 		for _, kv := range c.TopicConfig {
