@@ -38,7 +38,9 @@ func (e *Engine) Check(ctx context.Context) Report {
 	if c, ok := e.src.(Checker); ok {
 		r.Problems, r.Notes = c.Check(ctx)
 	}
-	if client, err := sink.NewClient(ctx, e.kcfg); err != nil {
+	// A plain client: a transactional one with the running instance's id
+	// could fence it.
+	if client, err := sink.NewClient(ctx, e.kcfg.Plain()); err != nil {
 		r.Problems = append(r.Problems, sluice.Problem{Message: err.Error()})
 	} else {
 		client.Close()

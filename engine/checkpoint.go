@@ -16,7 +16,7 @@ func StoredCheckpoint(ctx context.Context, cfg config.Config) (sink.Checkpoint, 
 	if err != nil {
 		return sink.Checkpoint{}, false, err
 	}
-	client, err := sink.NewClient(ctx, kcfg)
+	client, err := sink.NewClient(ctx, kcfg.Plain()) // never fence the running instance
 	if err != nil {
 		return sink.Checkpoint{}, false, err
 	}

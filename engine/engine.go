@@ -314,9 +314,8 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	// An exactly-once producer has a transactional client of its own,
 	// which then carries the hooks (metrics, the watch of the brokers).
 	mainCfg := kcfg
-	mainCfg.TransactionalID = ""
 	if kcfg.TransactionalID != "" {
-		mainCfg.Hooks = nil
+		mainCfg = kcfg.Plain()
 	}
 	client, err := sink.NewClient(ctx, mainCfg)
 	if err != nil {

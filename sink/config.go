@@ -94,6 +94,14 @@ type Config struct {
 	deletePolicy bool
 }
 
+// Plain returns a copy of c for a client that is not the producer's: no
+// transactional id (a second client with the producer's id would fence
+// it) and no hooks.
+func (c Config) Plain() Config {
+	c.TransactionalID, c.Hooks = "", nil
+	return c
+}
+
 // WithoutCompaction returns a copy of c whose data topics are created with
 // cleanup.policy=delete instead of compact, for tables without key columns:
 // Kafka refuses records without a key on a compacted topic. Retention
