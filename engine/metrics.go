@@ -50,8 +50,14 @@ func (k *kpromHooks) OnClientClosed(c *kgo.Client) {
 	}
 }
 
+// allDescs are the engine's metrics, each added by desc; the collector
+// describes them all.
+var allDescs []*prometheus.Desc
+
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("sluice_"+name, help, labels, nil)
+	d := prometheus.NewDesc("sluice_"+name, help, labels, nil)
+	allDescs = append(allDescs, d)
+	return d
 }
 
 // The engine's metrics. docs/operations.md has the table; the dashboard
@@ -93,11 +99,7 @@ var (
 type collector struct{ e *Engine }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mBuildInfo, mStartTime, mPhase, mPaused, mReady, mSnapshotRunning,
-		mSnapshotCompleted, mSnapshotResumed, mSnapshotTables, mSnapshotRemaining, mSnapshotRows, mSnapshotEstimated,
-		mSnapshotDuration, mEvents, mLastEvent, mLag, mBehind, mBufferedRecords, mBufferedBytes, mProduceReqErrors,
-		mRecordErrors, mRegistryRequests, mRegistryErrors, mCheckpointWrites, mCheckpointErrors, mCheckpointLast,
-		mCheckpointAge, mReconnects, mStall} {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }

@@ -66,3 +66,68 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		}
 	}
 }
+
+// mavenInstall is the installation pattern the Maven-built servers share:
+// an installation is the directory cache/name, complete when installed
+// says so. When it is missing, mavenInstall installs Java and Maven, takes
+// the cache's lock for name (serialising with installers in this process
+// and others), removes what an interrupted run left, and calls build with
+// the path of mvn and a fresh temporary directory in the cache; once build
+// succeeded and installed accepts the directory it is renamed into place.
+// what names the server in errors ("kafka connect").
+func mavenInstall(ctx context.Context, what, name string, installed func(dir string) bool,
+	build func(ctx context.Context, mvn, tmp string) error) (home string, err error) {
+	fail := func(err error) (string, error) { return "", fmt.Errorf("install %s: %w", what, err) }
+	cache, err := cacheDir()
+	if err != nil {
+		return fail(err)
+	}
+	home = filepath.Join(cache, name)
+	if installed(home) {
+		return home, nil
+	}
+	if err := installJavaAndMaven(ctx); err != nil {
+		return fail(err)
+	}
+	mvn, err := findBinary("mvn")
+	if err != nil {
+		return fail(err)
+	}
+	unlock, err := lockFile(ctx, home+".lock")
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+	if installed(home) {
+		return home, nil
+	}
+	// Under the lock nobody else writes: whatever is left is from an
+	// interrupted run.
+	stale, _ := filepath.Glob(filepath.Join(cache, "."+name+".tmp-*"))
+	for _, p := range append(stale, home) {
+		if err := os.RemoveAll(p); err != nil {
+			return fail(fmt.Errorf("remove an incomplete installation: %w", err))
+		}
+	}
+	tmp, err := os.MkdirTemp(cache, "."+name+".tmp-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := build(ctx, mvn, tmp); err != nil {
+		return fail(err)
+	}
+	if !installed(tmp) {
+		return fail(fmt.Errorf("mvn finished but the installation in %s is incomplete (remove it and try again)", tmp))
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, home); err != nil {
+		return fail(err)
+	}
+	return home, nil
+}
+
+// mavenHint is what a failed mvn run needs most often.
+const mavenHint = "Maven needs Maven Central, or a mirror in ~/.m2/settings.xml"

@@ -138,76 +138,33 @@ func InstallConnect(ctx context.Context) error {
 func installConnect(ctx context.Context) (home string, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, connectInstallTimeout)
 	defer cancel()
-	cache, err := cacheDir()
-	if err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
 	// The name holds a digest of the pom, so that a changed pom installs
 	// anew instead of finding the jars an older one copied.
 	sum := sha256.Sum256(connectPOM)
 	name := "kafka-connect-" + connectVersion + "-" + hex.EncodeToString(sum[:6])
-	home = filepath.Join(cache, name)
-	if connectInstalled(home) {
-		return home, nil
-	}
-	if err := installJavaAndMaven(ctx); err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	mvn, err := findBinary("mvn")
-	if err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	unlock, err := lockFile(ctx, home+".lock")
-	if err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	defer unlock()
-	if connectInstalled(home) {
-		return home, nil
-	}
-	// Under the lock nobody else writes: whatever is left is from an
-	// interrupted run.
-	stale, _ := filepath.Glob(filepath.Join(cache, "."+name+".tmp-*"))
-	for _, p := range append(stale, home) {
-		if err := os.RemoveAll(p); err != nil {
-			return "", fmt.Errorf("install kafka connect: remove incomplete download: %w", err)
+	return mavenInstall(ctx, "kafka connect", name, connectInstalled, func(ctx context.Context, mvn, tmp string) error {
+		pom := filepath.Join(tmp, "pom.xml")
+		if err := os.WriteFile(pom, connectPOM, 0o644); err != nil {
+			return err
 		}
-	}
-	tmp, err := os.MkdirTemp(cache, "."+name+".tmp-")
-	if err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	pom := filepath.Join(tmp, "pom.xml")
-	if err := os.WriteFile(pom, connectPOM, 0o644); err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	mvnLog := filepath.Join(tmp, "mvn.log")
-	for _, p := range connectProfiles {
-		argv := []string{mvn, "-q", "-B", "-f", pom, "-P", p.profile, "dependency:copy-dependencies",
-			"-DoutputDirectory=" + filepath.Join(tmp, p.dir)}
-		if err := runCommand(ctx, tmp, mvnLog, argv); err != nil {
-			return "", fmt.Errorf("install kafka connect: %s: %w (Maven needs Maven Central, or a mirror in ~/.m2/settings.xml)", p.profile, err)
+		mvnLog := filepath.Join(tmp, "mvn.log")
+		for _, p := range connectProfiles {
+			argv := []string{mvn, "-q", "-B", "-f", pom, "-P", p.profile, "dependency:copy-dependencies",
+				"-DoutputDirectory=" + filepath.Join(tmp, p.dir)}
+			if err := runCommand(ctx, tmp, mvnLog, argv); err != nil {
+				return fmt.Errorf("%s: %w (%s)", p.profile, err, mavenHint)
+			}
 		}
-	}
-	if !connectInstalled(tmp) {
-		return "", fmt.Errorf("install kafka connect: mvn finished but a jar is missing from %s (remove it and try again)", tmp)
-	}
-	if err := checkConnectPlugins(filepath.Join(tmp, "plugins")); err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	for _, p := range []string{pom, mvnLog} {
-		if err := os.Remove(p); err != nil {
-			return "", fmt.Errorf("install kafka connect: %w", err)
+		if err := checkConnectPlugins(filepath.Join(tmp, "plugins")); err != nil {
+			return err
 		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	if err := os.Rename(tmp, home); err != nil {
-		return "", fmt.Errorf("install kafka connect: %w", err)
-	}
-	return home, nil
+		for _, p := range []string{pom, mvnLog} {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // connectInstalled reports whether home holds the worker's jars and both

@@ -135,62 +135,23 @@ type Kafka struct {
 func InstallKafka(ctx context.Context) (libDir string, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, installTimeout)
 	defer cancel()
-	cache, err := cacheDir()
+	installed := func(home string) bool { return kafkaInstalled(filepath.Join(home, "libs")) }
+	home, err := mavenInstall(ctx, "kafka", "kafka-"+kafkaVersion, installed, func(ctx context.Context, mvn, tmp string) error {
+		pom := filepath.Join(tmp, "pom.xml")
+		if err := os.WriteFile(pom, kafkaPOM, 0o644); err != nil {
+			return err
+		}
+		argv := []string{mvn, "-q", "-B", "-f", pom, "dependency:copy-dependencies",
+			"-DoutputDirectory=" + filepath.Join(tmp, "libs")}
+		if err := runCommand(ctx, tmp, filepath.Join(tmp, "mvn.log"), argv); err != nil {
+			return fmt.Errorf("%w (%s)", err, mavenHint)
+		}
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("install kafka: %w", err)
-	}
-	home := filepath.Join(cache, "kafka-"+kafkaVersion)
-	libs := filepath.Join(home, "libs")
-	if kafkaInstalled(libs) {
-		return libs, nil
-	}
-	if err := installJavaAndMaven(ctx); err != nil {
 		return "", err
 	}
-	mvn, err := findBinary("mvn")
-	if err != nil {
-		return "", fmt.Errorf("install kafka: %w", err)
-	}
-	unlock, err := lockFile(ctx, home+".lock")
-	if err != nil {
-		return "", fmt.Errorf("install kafka: %w", err)
-	}
-	defer unlock()
-	if kafkaInstalled(libs) {
-		return libs, nil
-	}
-	// Under the lock nobody else writes: whatever is left is from an
-	// interrupted run.
-	stale, _ := filepath.Glob(filepath.Join(cache, ".kafka-"+kafkaVersion+".tmp-*"))
-	for _, p := range append(stale, home) {
-		if err := os.RemoveAll(p); err != nil {
-			return "", fmt.Errorf("install kafka: remove incomplete download: %w", err)
-		}
-	}
-	tmp, err := os.MkdirTemp(cache, ".kafka-"+kafkaVersion+".tmp-")
-	if err != nil {
-		return "", fmt.Errorf("install kafka: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	pom := filepath.Join(tmp, "pom.xml")
-	if err := os.WriteFile(pom, kafkaPOM, 0o644); err != nil {
-		return "", fmt.Errorf("install kafka: %w", err)
-	}
-	argv := []string{mvn, "-q", "-B", "-f", pom, "dependency:copy-dependencies",
-		"-DoutputDirectory=" + filepath.Join(tmp, "libs")}
-	if err := runCommand(ctx, tmp, filepath.Join(tmp, "mvn.log"), argv); err != nil {
-		return "", fmt.Errorf("install kafka: %w (Maven needs Maven Central, or a mirror in ~/.m2/settings.xml)", err)
-	}
-	if !kafkaInstalled(filepath.Join(tmp, "libs")) {
-		return "", fmt.Errorf("install kafka: mvn finished but kafka_2.13-%s.jar is missing (remove %s and try again)", kafkaVersion, tmp)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return "", fmt.Errorf("install kafka: %w", err)
-	}
-	if err := os.Rename(tmp, home); err != nil {
-		return "", fmt.Errorf("install kafka: %w", err)
-	}
-	return libs, nil
+	return filepath.Join(home, "libs"), nil
 }
 
 // kafkaInstalled reports whether libs holds the broker's jar.

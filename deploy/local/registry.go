@@ -106,81 +106,41 @@ func InstallRegistry(ctx context.Context) error {
 func installRegistry(ctx context.Context) (home string, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, registryInstallTimeout)
 	defer cancel()
-	cache, err := cacheDir()
-	if err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
 	// The name holds a digest of the pom, so that a changed pom installs
 	// anew instead of finding the registry an older one built.
 	sum := sha256.Sum256(registryPOM)
 	name := "apicurio-registry-" + registryVersion + "-" + hex.EncodeToString(sum[:6])
-	home = filepath.Join(cache, name)
-	if registryInstalled(home) {
-		return home, nil
-	}
-	if err := installJavaAndMaven(ctx); err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	mvn, err := findBinary("mvn")
-	if err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	unlock, err := lockFile(ctx, home+".lock")
-	if err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	defer unlock()
-	if registryInstalled(home) {
-		return home, nil
-	}
-	// Under the lock nobody else writes: whatever is left is from an
-	// interrupted run.
-	stale, _ := filepath.Glob(filepath.Join(cache, "."+name+".tmp-*"))
-	for _, p := range append(stale, home) {
-		if err := os.RemoveAll(p); err != nil {
-			return "", fmt.Errorf("install schema registry: remove incomplete installation: %w", err)
+	return mavenInstall(ctx, "schema registry", name, registryInstalled, func(ctx context.Context, mvn, tmp string) error {
+		build := filepath.Join(tmp, "build")
+		if err := os.Mkdir(build, 0o755); err != nil {
+			return err
 		}
-	}
-	tmp, err := os.MkdirTemp(cache, "."+name+".tmp-")
-	if err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	build := filepath.Join(tmp, "build")
-	if err := os.Mkdir(build, 0o755); err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	pom := filepath.Join(build, "pom.xml")
-	if err := os.WriteFile(pom, registryPOM, 0o644); err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	argv := []string{mvn, "-q", "-B", "-f", pom, "package"}
-	if err := runCommand(ctx, build, filepath.Join(tmp, "mvn.log"), argv); err != nil {
-		return "", fmt.Errorf("install schema registry: %w (Maven needs Maven Central, or a mirror in ~/.m2/settings.xml)", err)
-	}
-	target := filepath.Join(build, "target")
-	runner := filepath.Join(target, "sluice-local-registry-"+registryVersion+"-runner.jar")
-	if !exists(runner) || !exists(filepath.Join(target, "lib")) {
-		return "", fmt.Errorf("install schema registry: mvn finished but %s or %s is missing (remove %s and try again)", runner, filepath.Join(target, "lib"), tmp)
-	}
-	if err := os.Rename(filepath.Join(target, "lib"), filepath.Join(tmp, "lib")); err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	if err := os.Rename(runner, filepath.Join(tmp, registryRunner)); err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	for _, p := range []string{build, filepath.Join(tmp, "mvn.log")} {
-		if err := os.RemoveAll(p); err != nil {
-			return "", fmt.Errorf("install schema registry: %w", err)
+		pom := filepath.Join(build, "pom.xml")
+		if err := os.WriteFile(pom, registryPOM, 0o644); err != nil {
+			return err
 		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	if err := os.Rename(tmp, home); err != nil {
-		return "", fmt.Errorf("install schema registry: %w", err)
-	}
-	return home, nil
+		argv := []string{mvn, "-q", "-B", "-f", pom, "package"}
+		if err := runCommand(ctx, build, filepath.Join(tmp, "mvn.log"), argv); err != nil {
+			return fmt.Errorf("%w (%s)", err, mavenHint)
+		}
+		target := filepath.Join(build, "target")
+		runner := filepath.Join(target, "sluice-local-registry-"+registryVersion+"-runner.jar")
+		if !exists(runner) || !exists(filepath.Join(target, "lib")) {
+			return fmt.Errorf("mvn finished but %s or %s is missing (remove %s and try again)", runner, filepath.Join(target, "lib"), tmp)
+		}
+		if err := os.Rename(filepath.Join(target, "lib"), filepath.Join(tmp, "lib")); err != nil {
+			return err
+		}
+		if err := os.Rename(runner, filepath.Join(tmp, registryRunner)); err != nil {
+			return err
+		}
+		for _, p := range []string{build, filepath.Join(tmp, "mvn.log")} {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // registryInstalled reports whether home holds an installed registry.
