@@ -86,7 +86,13 @@ func testOperations(t *testing.T, f *fixture, cfg string, exec func(...string), 
 	if est := value(m, "sluice_snapshot_rows_estimated", "table", table); est <= 0 {
 		t.Errorf("sluice_snapshot_rows_estimated{table=%q} = %v, want the server's estimate", table, est)
 	}
-	scanned := value(m, "sluice_snapshot_rows_scanned_total", "table", table)
+	// Pause stops at the next event: one the pipeline took before the pause
+	// still goes to Kafka. Let it land before measuring.
+	time.Sleep(500 * time.Millisecond)
+	scanned := value(scrape(t, addr), "sluice_snapshot_rows_scanned_total", "table", table)
+	if scanned >= opsRows {
+		t.Fatalf("the snapshot ran to its end (%v rows) although paused", scanned)
+	}
 	time.Sleep(time.Second)
 	if again := value(scrape(t, addr), "sluice_snapshot_rows_scanned_total", "table", table); again != scanned {
 		t.Errorf("rows scanned went from %v to %v while paused", scanned, again)
