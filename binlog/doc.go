@@ -18,6 +18,10 @@
 //     are never buffered whole, so memory does not grow with a transaction
 //     (promise 8): at most EventCache binlog events wait between the
 //     network and the handler.
+//   - With Config.Until, Run ends before the first event at or after it,
+//     having handed on every transaction before it (a retaken snapshot's
+//     catch-up to its new consistent point); positions compare with
+//     Before.
 //   - A position that the server no longer has (purged binlog) is a loud
 //     error naming the file and the fix; nothing is skipped (promise 9).
 //   - A lost connection is re-established from the last transaction

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +60,17 @@ type Config struct {
 	// last committed checkpoint, having discarded what came after it), or
 	// false to keep the boundary.
 	Rewind func() (sluice.Position, bool)
+	// Until, when its File is set, ends the stream there: Run returns nil
+	// once every transaction before Until is handed on, without handing on
+	// any event at or after it. A retaken snapshot's catch-up reads up to
+	// the new snapshot's consistent point this way. The server's heartbeat
+	// (every 10 s) ends a catch-up whose last transaction is not the one
+	// right before Until.
+	Until sluice.Position
 }
+
+// errUntil ends a stream that reached Config.Until.
+var errUntil = errors.New("binlog: reached the end position")
 
 // Reader follows one server's binlog.
 type Reader struct {
@@ -127,7 +138,7 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err == nil {
+		if err == nil || errors.Is(err, errUntil) {
 			return nil
 		}
 		if !Retryable(err) {
@@ -202,6 +213,10 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 			}
 			return last, progressed, classify(err, last)
 		}
+		until := r.cfg.Until.File != "" && !r.inTxn
+		if until && r.startsAtUntil(ev) {
+			return last, progressed, errUntil
+		}
 		boundary, err := r.handle(ctx, ev, h)
 		if err != nil {
 			return last, progressed, err
@@ -213,7 +228,63 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 				return last, progressed, err
 			}
 		}
+		if r.cfg.Until.File != "" && !r.inTxn && r.endsAtUntil(ev) {
+			return last, progressed, errUntil
+		}
 	}
+}
+
+// startsAtUntil reports whether event ev, read outside a transaction,
+// begins at or after Config.Until: it and all after it are not handed on.
+func (r *Reader) startsAtUntil(ev *replication.BinlogEvent) bool {
+	h := ev.Header
+	switch ev.Event.(type) {
+	case *replication.RotateEvent:
+		return false
+	}
+	if h.LogPos == 0 || h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+		return false
+	}
+	return !Before(sluice.Position{File: r.file, Offset: uint64(h.LogPos - h.EventSize)}, r.cfg.Until)
+}
+
+// endsAtUntil reports whether the stream, after event ev and outside a
+// transaction, stands at or after Config.Until: for a rotation, the start
+// of the next file; for a heartbeat, the server's current position; else
+// the end of ev.
+func (r *Reader) endsAtUntil(ev *replication.BinlogEvent) bool {
+	if e, ok := ev.Event.(*replication.RotateEvent); ok {
+		return !Before(sluice.Position{File: string(e.NextLogName), Offset: e.Position}, r.cfg.Until)
+	}
+	if ev.Header.LogPos == 0 {
+		return false
+	}
+	return !Before(sluice.Position{File: r.file, Offset: uint64(ev.Header.LogPos)}, r.cfg.Until)
+}
+
+// Before reports whether binlog position a comes before b on the same
+// server: by file (the numbered suffix of the binlog's base name), then
+// offset. GTID sets are not compared.
+func Before(a, b sluice.Position) bool {
+	if a.File != b.File {
+		return fileBefore(a.File, b.File)
+	}
+	return a.Offset < b.Offset
+}
+
+// fileBefore orders binlog file names: names of one base differ in their
+// numbered extension, which grows past its zero-padded width after
+// 999999.
+func fileBefore(a, b string) bool {
+	ai, bi := strings.LastIndexByte(a, '.'), strings.LastIndexByte(b, '.')
+	if ai >= 0 && bi >= 0 && a[:ai] == b[:bi] {
+		an, aerr := strconv.ParseUint(a[ai+1:], 10, 64)
+		bn, berr := strconv.ParseUint(b[bi+1:], 10, 64)
+		if aerr == nil && berr == nil {
+			return an < bn
+		}
+	}
+	return a < b
 }
 
 // decodeRows decodes only rows events of captured tables; the others are

@@ -1077,3 +1077,22 @@ func TestRunCancelledWhileWaiting(t *testing.T) {
 		t.Fatal("Run kept waiting after ctx was cancelled")
 	}
 }
+
+func TestBefore(t *testing.T) {
+	p := func(f string, o uint64) sluice.Position { return sluice.Position{File: f, Offset: o} }
+	for _, c := range []struct {
+		a, b sluice.Position
+		want bool
+	}{
+		{p("mysql-bin.000001", 4), p("mysql-bin.000001", 5), true},
+		{p("mysql-bin.000001", 5), p("mysql-bin.000001", 5), false},
+		{p("mysql-bin.000001", 900), p("mysql-bin.000002", 4), true},
+		{p("mysql-bin.000002", 4), p("mysql-bin.000001", 900), false},
+		{p("mysql-bin.999999", 4), p("mysql-bin.1000000", 4), true},
+		{p("mysql-bin.1000000", 4), p("mysql-bin.999999", 4), false},
+	} {
+		if got := Before(c.a, c.b); got != c.want {
+			t.Errorf("Before(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

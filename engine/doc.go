@@ -20,7 +20,8 @@
 //	                       ▼
 //	        ┌──── start mode, from the checkpoint ─────────────────────────┐
 //	        │ stream checkpoint    → CanResume(pos)                        │
-//	        │ snapshot checkpoint  → CanResume(start), Resnapshot(start)   │
+//	        │ snapshot checkpoint  → CanResume(start), Resnapshot(start,   │
+//	        │                  catchUp: deletions up to the new point)     │
 //	        │ none, mode never     → Position()                            │
 //	        │ none                 → Snapshot(began: commit the start)     │
 //	        └──────────────────────────────┬───────────────────────────────┘
@@ -62,8 +63,11 @@
 // What it promises:
 //   - Positions move forward only after Kafka acknowledged every record
 //     before them; a snapshot's start is durable before its first record.
-//   - An interrupted snapshot is taken again and the stream starts at the
-//     first snapshot's point, so no change in between is missed.
+//   - An interrupted snapshot is taken again at a new consistent point:
+//     the deletions between the first point and the new one are passed
+//     on first (catchUp), then the rows as of the new point, and the
+//     stream starts there; no change is missed and no key's version goes
+//     back.
 //   - Cancelling Run's context is a clean stop, not an error: Run waits up
 //     to 30 s for Kafka's acknowledgements, writes the final checkpoint and
 //     returns nil. The first fatal error stops everything and is returned.

@@ -431,8 +431,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 //   - a stream checkpoint: stream on from its position;
 //   - a snapshot checkpoint (a snapshot began and did not finish): its
 //     records may already be in Kafka, including rows deleted since, so
-//     copy the tables again and stream from the first snapshot's point, so
-//     those deletes arrive too;
+//     take a new consistent point, pass on the deletions since the first
+//     point (catchUp), copy the tables at the new point and stream from
+//     it: no key's version goes back;
 //   - none, snapshot.mode never: stream from the source's current position;
 //   - none: take the snapshot, its start stored durably before the first
 //     record, then stream from its consistent point.
@@ -448,21 +449,22 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 			return err
 		}
 	case found && cp.Phase == sink.PhaseSnapshot:
-		from = cp.SnapshotStart
-		log.Warn("the previous snapshot did not finish; taking it again, then streaming from its original point", positionAttrs(from)...)
-		if err := src.CanResume(ctx, from); err != nil {
+		at := cp.SnapshotStart
+		log.Warn("the previous snapshot did not finish; taking it again at a new consistent point, after passing on the deletions since the first one's point", positionAttrs(at)...)
+		if err := src.CanResume(ctx, at); err != nil {
 			return err
 		}
 		e.setPhase(PhaseSnapshot)
 		e.st.snapshotStarted(true)
 		pipe.snapCP = cp
-		err := src.Resnapshot(ctx, from, pipe)
+		cu := &catchUp{p: pipe}
+		pos, err := src.Resnapshot(ctx, at, cu, pipe)
 		e.st.snapshotEnded(err == nil)
 		if err != nil {
 			return err
 		}
-		how = "after the retaken snapshot, from the first snapshot's consistent point"
-		log.Info("snapshot complete", snapshotAttrs(e.Status().Snapshot)...)
+		from, how = pos, "after the retaken snapshot, from its consistent point"
+		log.Info("snapshot complete", append(snapshotAttrs(e.Status().Snapshot), "catch_up_deletions", cu.deleted)...)
 	case e.cfg.Snapshot.Mode == "never":
 		pos, at, err := src.Position(ctx)
 		if err != nil {

@@ -33,6 +33,10 @@ type memSource struct {
 	failSnapshotAfter int
 	// streamErr is returned by Stream once every change was handed on.
 	streamErr error
+	// retakeAt is the consistent point Resnapshot takes (default
+	// snapshotLSN): the changes up to it go to its catch-up handler, and
+	// rows should hold the table as of it.
+	retakeAt uint64
 
 	mu       sync.Mutex
 	calls    []string
@@ -82,13 +86,13 @@ func (m *memSource) CanResume(_ context.Context, pos sluice.Position) error {
 	return nil
 }
 
-func (m *memSource) read(ctx context.Context, h Handler) error {
+func (m *memSource) read(ctx context.Context, h Handler, at uint64) error {
 	for i, r := range m.rows {
 		if m.failSnapshotAfter > 0 && i == m.failSnapshotAfter {
 			return errors.New("snapshot connection lost")
 		}
 		ev := &sluice.Event{Op: sluice.OpRead, Table: m.table, After: r,
-			Source: sluice.Source{Connector: "mem", Name: "test", Snapshot: true, Position: sluice.Position{LSN: snapshotLSN}}}
+			Source: sluice.Source{Connector: "mem", Name: "test", Snapshot: true, Position: sluice.Position{LSN: at}}}
 		if err := h.Change(ctx, ev); err != nil {
 			return err
 		}
@@ -105,12 +109,27 @@ func (m *memSource) Snapshot(ctx context.Context, h Handler, began func(context.
 	if err := began(ctx, at); err != nil {
 		return sluice.Position{}, err
 	}
-	return at, m.read(ctx, h)
+	return at, m.read(ctx, h, snapshotLSN)
 }
 
-func (m *memSource) Resnapshot(ctx context.Context, at sluice.Position, h Handler) error {
-	m.call("Resnapshot(%d)", at.LSN)
-	return m.read(ctx, h)
+func (m *memSource) Resnapshot(ctx context.Context, at sluice.Position, catchUp, h Handler) (sluice.Position, error) {
+	to := max(m.retakeAt, snapshotLSN)
+	m.call("Resnapshot(%d→%d)", at.LSN, to)
+	for i, ev := range m.changes {
+		lsn := uint64(snapshotLSN + 1 + i)
+		if lsn <= at.LSN || lsn > to {
+			continue
+		}
+		ev := *ev
+		ev.Source = sluice.Source{Connector: "mem", Name: "test", Position: sluice.Position{LSN: lsn}}
+		if err := catchUp.Change(ctx, &ev); err != nil {
+			return sluice.Position{}, err
+		}
+		if err := catchUp.Resumable(ctx, sluice.Position{LSN: lsn}); err != nil {
+			return sluice.Position{}, err
+		}
+	}
+	return sluice.Position{LSN: to}, m.read(ctx, h, to)
 }
 
 func (m *memSource) Position(context.Context) (sluice.Position, string, error) {
@@ -357,8 +376,9 @@ func TestResumesFromStreamCheckpoint(t *testing.T) {
 }
 
 // TestRetakesInterruptedSnapshot: a run that fails mid-snapshot leaves a
-// snapshot checkpoint; the next run copies the tables again and streams
-// from the first snapshot's point.
+// snapshot checkpoint; the next run takes a new consistent point, passes
+// on only the deletions between the two points, copies the tables as of
+// the new point and streams from it: no key's version goes back.
 func TestRetakesInterruptedSnapshot(t *testing.T) {
 	c := newCluster(t)
 	first := newMemSource()
@@ -380,20 +400,36 @@ func TestRetakesInterruptedSnapshot(t *testing.T) {
 	}
 
 	second := newMemSource()
+	second.retakeAt = snapshotLSN + 2 // after the create of 4 and the update of 1
+	second.rows = []sluice.Row{{int64(1), "item one"}, {int64(2), "item 2"}, {int64(3), "item 3"}, {int64(4), "item 4"}}
+	second.changes[2] = &sluice.Event{Op: sluice.OpUpdate, Table: second.table, Before: sluice.Row{int64(2), "item 2"}, After: sluice.Row{int64(2), "item two"}}
+	second.changes = append(second.changes, &sluice.Event{Op: sluice.OpDelete, Table: second.table, Before: sluice.Row{int64(3), "item 3"}})
+	// A primary-key update before the new point: its old key is deleted.
+	second.changes[0] = &sluice.Event{Op: sluice.OpUpdate, Table: second.table, Before: sluice.Row{int64(5), "item 5"}, After: sluice.Row{int64(4), "item 4"}}
 	e, err = New(testConfig(t, c), WithSource(second), WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop, done := running(t, e)
 	waitStreamed(t, second, done)
+	waitUntil(t, "position 104 acknowledged", func() bool { return e.Status().Acknowledged.LSN == 104 })
 	if st := e.Status(); !st.Snapshot.Resumed || st.Snapshot.Finished.IsZero() {
 		t.Errorf("retaken snapshot: %+v", st.Snapshot)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := second.Calls(), []string{"Prepare(resuming=false)", "CanResume(100)", "Resnapshot(100)", "Stream(100)"}; !slices.Equal(got, want) {
+	if got, want := second.Calls(), []string{"Prepare(resuming=false)", "CanResume(100)", "Resnapshot(100→102)", "Stream(102)"}; !slices.Equal(got, want) {
 		t.Errorf("calls %v, want %v", got, want)
+	}
+	// The first run's two rows; the catch-up's one deletion (the old key
+	// 5; the update of 1 is dropped, the new copy has it); the new copy;
+	// the stream after 102.
+	got := topicRecords(t, c, "sluice.shop.items")
+	want := []string{`{"id":1} r`, `{"id":2} r`, `{"id":5} d`, `{"id":5} tombstone`,
+		`{"id":1} r`, `{"id":2} r`, `{"id":3} r`, `{"id":4} r`, `{"id":2} u`, `{"id":3} d`, `{"id":3} tombstone`}
+	if !slices.Equal(got, want) {
+		t.Errorf("topic records:\n got %q\nwant %q", got, want)
 	}
 }
 

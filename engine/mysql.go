@@ -150,12 +150,23 @@ func (m *mysqlSource) Snapshot(ctx context.Context, h Handler, began func(contex
 	return snapshot.Run(ctx, m.scfg, h, began)
 }
 
-// Resnapshot reads the tables at a new consistent point; the stream from
-// at replays the changes in between, so every row ends at its latest
-// version.
-func (m *mysqlSource) Resnapshot(ctx context.Context, _ sluice.Position, h Handler) error {
-	_, err := snapshot.Run(ctx, m.scfg, h, nil)
-	return err
+// Resnapshot reads the tables at a new consistent point. Between taking
+// it and reading the first row, with the consistent read open, the binlog
+// from at up to the new point goes to catchUp.
+func (m *mysqlSource) Resnapshot(ctx context.Context, at sluice.Position, catchUp, h Handler) (sluice.Position, error) {
+	return snapshot.Run(ctx, m.scfg, h, func(ctx context.Context, to sluice.Position) error {
+		if !binlog.Before(at, to) {
+			return nil
+		}
+		m.log.Info("retaken snapshot: reading the binlog from the first snapshot's point to the new one; only deletions are passed on",
+			"from_file", at.File, "from_pos", at.Offset, "to_file", to.File, "to_pos", to.Offset)
+		cfg := m.bcfg
+		cfg.Until = to
+		if err := binlog.New(cfg).Run(ctx, at, catchUp); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
 }
 
 func (m *mysqlSource) Position(ctx context.Context) (sluice.Position, string, error) {

@@ -166,6 +166,13 @@ func (p *pipeline) SnapshotPlan(tables []sluice.TableEstimate) { p.st.snapshotPl
 // Change implements sluice.Handler. It blocks while the producer's buffer
 // is full, and while the engine is paused.
 func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
+	return p.change(ctx, ev, true)
+}
+
+// change is Change; inTx says whether a streamed event counts in the
+// transaction metadata (a retaken snapshot's catch-up passes on only some
+// events of each transaction and gives none).
+func (p *pipeline) change(ctx context.Context, ev *sluice.Event, inTx bool) error {
 	if p.gate.closed() {
 		if err := p.gate.wait(ctx); err != nil {
 			return err
@@ -186,7 +193,7 @@ func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
 	if err := p.ensureTopic(ctx, ev.Table); err != nil {
 		return err
 	}
-	if p.tx != nil && !ev.Source.Snapshot {
+	if p.tx != nil && inTx && !ev.Source.Snapshot {
 		var begin *sluice.TransactionBoundary
 		ev, begin = p.tx.next(ev)
 		if begin != nil {

@@ -228,12 +228,53 @@ func (p *postgresSource) createSlot(ctx context.Context) (*pgoutput.Slot, error)
 	return slot, nil
 }
 
-// Resnapshot reads the tables again in a transaction of its own: the slot
-// has not moved past at, so the stream from there brings the changes in
-// between.
-func (p *postgresSource) Resnapshot(ctx context.Context, at sluice.Position, h Handler) error {
+// Resnapshot takes the new consistent point and its exported snapshot
+// from a temporary slot, streams the permanent slot (which has not moved
+// past at) up to that point into catchUp, then reads the tables in the
+// exported snapshot. The stream goes on through the permanent slot from
+// the new point; the temporary one ends with its connection.
+func (p *postgresSource) Resnapshot(ctx context.Context, at sluice.Position, catchUp, h Handler) (sluice.Position, error) {
 	p.Close()
-	return snapshot.RunPostgres(ctx, p.scfg, "", at, h)
+	cc, err := snapshot.PostgresConnConfig(p.scfg)
+	if err != nil {
+		return sluice.Position{}, err
+	}
+	name := retakeSlot(p.cfg.Source.Slot)
+	tmp, err := pgoutput.CreateTemporarySlot(ctx, cc, name)
+	if err != nil {
+		return sluice.Position{}, err
+	}
+	defer tmp.Close(context.WithoutCancel(ctx))
+	to := tmp.Consistent
+	p.log.Info("retaken snapshot: consistent point from a temporary slot", "slot", name, "consistent_point", lsnText(to.LSN))
+	if at.LSN < to.LSN {
+		p.log.Info("retaken snapshot: reading the slot from the first snapshot's point to the new one; only deletions are passed on",
+			"slot", p.cfg.Source.Slot, "from", lsnText(at.LSN), "to", lsnText(to.LSN))
+		r, err := p.reader(catchUp, to)
+		if err != nil {
+			return sluice.Position{}, err
+		}
+		if err := r.Run(ctx, at, catchUp); err != nil {
+			return sluice.Position{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return sluice.Position{}, err
+		}
+	}
+	if err := snapshot.RunPostgres(ctx, p.scfg, tmp.SnapshotName, to, h); err != nil {
+		return sluice.Position{}, err
+	}
+	return to, nil
+}
+
+// retakeSlot names the temporary slot of a retaken snapshot after the
+// source's slot, within PostgreSQL's 63 bytes.
+func retakeSlot(slot string) string {
+	const suffix = "_retake"
+	if len(slot) > 63-len(suffix) {
+		slot = slot[:63-len(suffix)]
+	}
+	return slot + suffix
 }
 
 // Position streams from the slot's confirmed position when the slot
@@ -262,6 +303,16 @@ func (p *postgresSource) Position(ctx context.Context) (sluice.Position, string,
 // Stream follows the slot. Only what Kafka acknowledged (h.Acked) is
 // confirmed to the server.
 func (p *postgresSource) Stream(ctx context.Context, from sluice.Position, h Handler) error {
+	r, err := p.reader(h, sluice.Position{})
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx, from, h)
+}
+
+// reader is a reader of the source's slot for h, ending at until when its
+// LSN is set.
+func (p *postgresSource) reader(h Handler, until sluice.Position) (*pgoutput.Reader, error) {
 	if p.conn != nil {
 		p.conn.Close(context.Background())
 		p.conn = nil
@@ -269,14 +320,14 @@ func (p *postgresSource) Stream(ctx context.Context, from sluice.Position, h Han
 	s := &p.cfg.Source
 	cc, err := snapshot.PostgresConnConfig(p.scfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r := pgoutput.New(pgoutput.Config{
+	return pgoutput.New(pgoutput.Config{
 		Name: p.cfg.Name, Conn: cc, Slot: s.Slot, Publication: s.Publication,
 		Selection: p.scfg.Selection, StatusInterval: s.StatusInterval, Logger: p.log,
 		Streaming: s.Streaming, SpoolDir: s.SpoolDir, Acked: h.Acked, OnConnection: p.onConn, Rewind: p.rewind,
-	})
-	return r.Run(ctx, from, h)
+		Until: until,
+	}), nil
 }
 
 // Check lists every problem `sluice check` reports for the server and the

@@ -33,10 +33,14 @@ type Source interface {
 	// h every row of every selected table as an OpRead event and returns
 	// the point, where the stream then starts.
 	Snapshot(ctx context.Context, h Handler, began func(context.Context, sluice.Position) error) (sluice.Position, error)
-	// Resnapshot copies every selected table again for a snapshot that
-	// began at at and did not finish; the stream then starts at at, so
-	// the changes in between arrive too.
-	Resnapshot(ctx context.Context, at sluice.Position, h Handler) error
+	// Resnapshot takes the snapshot again for one that began at at and did
+	// not finish. It takes a new consistent point, hands catchUp every
+	// change between at and that point (the engine passes only deletions
+	// on: rows the unfinished snapshot wrote and that were deleted since
+	// are deleted downstream, before any row of the new copy), then hands
+	// h every row as of the new point, which it returns; the stream starts
+	// there, so no key's version goes back.
+	Resnapshot(ctx context.Context, at sluice.Position, catchUp, h Handler) (sluice.Position, error)
 	// Position returns where streaming starts when no snapshot is taken
 	// (snapshot.mode never), and how it was chosen, for the log ("the
 	// current binlog position").

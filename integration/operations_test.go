@@ -57,13 +57,7 @@ func testOperations(t *testing.T, f *fixture, cfg string, exec func(...string), 
 	addr := adminAddr(t, f, p)
 
 	// Catch the snapshot: pause it as soon as /status shows it running.
-	f.eventually(60*time.Second, "the snapshot running", func() (bool, string) {
-		st, err := getStatus(addr)
-		if err != nil {
-			return false, err.Error()
-		}
-		return st.Phase == "snapshot", "phase " + st.Phase
-	})
+	waitPhase(f, addr, "snapshot")
 	if code, body := post(t, addr, "/pause"); code != 200 {
 		t.Fatalf("POST /pause during the snapshot: %d %s", code, body)
 	}
@@ -349,6 +343,18 @@ func post(t *testing.T, addr, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// waitPhase waits until the instance at addr reports phase in /status.
+func waitPhase(f *fixture, addr, phase string) {
+	f.t.Helper()
+	f.eventually(60*time.Second, "phase "+phase, func() (bool, string) {
+		st, err := getStatus(addr)
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Phase == phase, "phase " + st.Phase
+	})
 }
 
 func getStatus(addr string) (admin.StatusJSON, error) {

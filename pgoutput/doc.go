@@ -27,6 +27,10 @@
 //   - Order (promise 2): events reach the handler in commit order, each
 //     transaction whole; Resumable follows each commit with the commit's
 //     end LSN, so a restart from it repeats nothing and loses nothing.
+//   - With Config.Until, Run ends before the first transaction whose
+//     commit is at or after it, having handed on every one before it; a
+//     temporary slot (CreateTemporarySlot) supplies such a point and its
+//     snapshot for a retaken snapshot while the permanent slot stays put.
 //   - Durable progress (promise 5): the standby status updates report as
 //     written, flushed and applied only the position Config.Acked returns,
 //     so the slot's confirmed_flush_lsn (where the server restarts the

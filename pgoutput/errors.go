@@ -101,6 +101,9 @@ func classify(err error, op, slot, publication string) error {
 		switch {
 		case pe.Code == codeObjectInUse:
 			return slotActiveError(slot, 0, err)
+		case pe.Code == codeConfigurationLimit && strings.Contains(msg, "replication slots"):
+			return fmt.Errorf("%s: %w: raise max_replication_slots on the server (a restart applies it): each source keeps one slot, and retaking an unfinished snapshot holds one more for its duration",
+				op, err)
 		case pe.Code == codeUndefinedObject && strings.Contains(msg, "replication slot"):
 			return fmt.Errorf("%w: %s: slot %q does not exist: %w; if sluice already streamed from it the changes since are lost: delete this source's checkpoint and start again for a new snapshot",
 				ErrSlotMissing, op, slot, err)

@@ -87,7 +87,16 @@ type Config struct {
 	// last committed checkpoint, having discarded what came after it), or
 	// false to keep the boundary.
 	Rewind func() (sluice.Position, bool)
+	// Until, when its LSN is set, ends the stream there: Run returns nil
+	// before the first transaction whose commit record is at or after
+	// Until (it is not handed on), or at the server's keepalive once its
+	// WAL reached Until between transactions. A retaken snapshot's
+	// catch-up reads up to the new snapshot's consistent point this way.
+	Until sluice.Position
 }
+
+// errUntil ends a stream that reached Config.Until.
+var errUntil = errors.New("pgoutput: reached the end position")
 
 // Reader follows one replication slot. It is not safe for concurrent use.
 type Reader struct {
@@ -186,7 +195,7 @@ func (r *Reader) Run(ctx context.Context, from sluice.Position, h sluice.Handler
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err == nil {
+		if err == nil || errors.Is(err, errUntil) {
 			return nil
 		}
 		if !reconnectable(err, r.streamed) {
@@ -322,6 +331,9 @@ func (r *Reader) keepalive(ctx context.Context, walEnd uint64, h sluice.Handler)
 	if r.inTxn || walEnd <= r.last {
 		return nil
 	}
+	if r.reached(walEnd) {
+		return errUntil
+	}
 	r.last = walEnd
 	return h.Resumable(ctx, sluice.Position{LSN: walEnd})
 }
@@ -358,6 +370,9 @@ func (r *Reader) apply(ctx context.Context, at uint64, data []byte, h sluice.Han
 func (r *Reader) dispatch(ctx context.Context, at uint64, m any, h sluice.Handler) error {
 	switch m := m.(type) {
 	case *beginMsg:
+		if r.reached(m.FinalLSN) {
+			return errUntil
+		}
 		r.inTxn, r.begin = true, *m
 	case *commitMsg:
 		r.inTxn = false
@@ -377,6 +392,11 @@ func (r *Reader) dispatch(ctx context.Context, at uint64, m any, h sluice.Handle
 		return r.truncate(ctx, at, m, h)
 	}
 	return nil
+}
+
+// reached reports whether WAL position lsn is at or after Config.Until.
+func (r *Reader) reached(lsn uint64) bool {
+	return r.cfg.Until.LSN != 0 && lsn >= r.cfg.Until.LSN
 }
 
 func (r *Reader) source(at uint64) sluice.Source {

@@ -60,6 +60,19 @@ type Slot struct {
 // and retains WAL until sluice confirms it, so a slot nobody reads fills
 // the server's disk. DropSlot removes it.
 func CreateSlot(ctx context.Context, conn *pgx.ConnConfig, name string) (*Slot, error) {
+	return createSlot(ctx, conn, name, false)
+}
+
+// CreateTemporarySlot is CreateSlot for a slot that lives only as long as
+// the returned Slot's connection (CREATE_REPLICATION_SLOT … TEMPORARY):
+// its exported snapshot and consistent point serve a retaken snapshot,
+// while the stream goes on through the permanent slot. It occupies one of
+// max_replication_slots and one of max_wal_senders until Close.
+func CreateTemporarySlot(ctx context.Context, conn *pgx.ConnConfig, name string) (*Slot, error) {
+	return createSlot(ctx, conn, name, true)
+}
+
+func createSlot(ctx context.Context, conn *pgx.ConnConfig, name string, temporary bool) (*Slot, error) {
 	if err := ValidateSlotName(name); err != nil {
 		return nil, err
 	}
@@ -70,7 +83,11 @@ func CreateSlot(ctx context.Context, conn *pgx.ConnConfig, name string) (*Slot, 
 	if err != nil {
 		return nil, classify(err, "create replication slot: connect", name, "")
 	}
-	cmd := fmt.Sprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT", quoteIdent(name))
+	kind := ""
+	if temporary {
+		kind = " TEMPORARY"
+	}
+	cmd := fmt.Sprintf("CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput EXPORT_SNAPSHOT", quoteIdent(name), kind)
 	res, err := pglogrepl.ParseCreateReplicationSlot(repl.Exec(ctx, cmd))
 	if err != nil {
 		repl.Close(context.Background())

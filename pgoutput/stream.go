@@ -82,6 +82,9 @@ func (r *Reader) streamControl(ctx context.Context, at uint64, m any, h sluice.H
 // streamCommit hands a committed streamed transaction's changes on, then
 // its end as a resumable position.
 func (r *Reader) streamCommit(ctx context.Context, m *streamCommitMsg, h sluice.Handler) error {
+	if r.reached(m.CommitLSN) {
+		return errUntil
+	}
 	r.inTxn, r.begin = true, beginMsg{FinalLSN: m.CommitLSN, CommitTime: m.CommitTime, Xid: m.Xid}
 	if sp := r.spools[m.Xid]; sp != nil {
 		delete(r.spools, m.Xid)

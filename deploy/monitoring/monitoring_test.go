@@ -333,9 +333,11 @@ var memTable = &sluice.Table{Database: "shop", Name: "items", PrimaryKey: true, 
 	{Name: "name", Kind: sluice.KindString, SourceType: "text", Nullable: true},
 }}
 
-func (m *memSource) Prepare(context.Context, bool) error                               { return nil }
-func (m *memSource) CanResume(context.Context, sluice.Position) error                  { return nil }
-func (m *memSource) Resnapshot(context.Context, sluice.Position, engine.Handler) error { return nil }
+func (m *memSource) Prepare(context.Context, bool) error              { return nil }
+func (m *memSource) CanResume(context.Context, sluice.Position) error { return nil }
+func (m *memSource) Resnapshot(context.Context, sluice.Position, engine.Handler, engine.Handler) (sluice.Position, error) {
+	return sluice.Position{}, nil
+}
 func (m *memSource) Position(context.Context) (sluice.Position, string, error) {
 	return sluice.Position{LSN: 100}, "memory", nil
 }
