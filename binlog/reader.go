@@ -213,8 +213,7 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 			}
 			return last, progressed, classify(err, last)
 		}
-		until := r.cfg.Until.File != "" && !r.inTxn
-		if until && r.startsAtUntil(ev) {
+		if r.cfg.Until.File != "" && !r.inTxn && r.startsAtUntil(ev) {
 			return last, progressed, errUntil
 		}
 		boundary, err := r.handle(ctx, ev, h)
@@ -238,11 +237,8 @@ func (r *Reader) stream(ctx context.Context, from sluice.Position, h sluice.Hand
 // begins at or after Config.Until: it and all after it are not handed on.
 func (r *Reader) startsAtUntil(ev *replication.BinlogEvent) bool {
 	h := ev.Header
-	switch ev.Event.(type) {
-	case *replication.RotateEvent:
-		return false
-	}
-	if h.LogPos == 0 || h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+	if _, rotate := ev.Event.(*replication.RotateEvent); rotate || h.LogPos == 0 ||
+		h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
 		return false
 	}
 	return !Before(sluice.Position{File: r.file, Offset: uint64(h.LogPos - h.EventSize)}, r.cfg.Until)

@@ -45,10 +45,8 @@ func (c *catchUp) Change(ctx context.Context, ev *sluice.Event) error {
 }
 
 func (c *catchUp) Resumable(ctx context.Context, _ sluice.Position) error {
-	if c.p.gate.closed() {
-		if err := c.p.gate.wait(ctx); err != nil {
-			return err
-		}
+	if err := c.p.hold(ctx); err != nil {
+		return err
 	}
 	c.p.prod.Mark(c.p.snapCP)
 	return c.p.prod.Err()

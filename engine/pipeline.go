@@ -173,10 +173,8 @@ func (p *pipeline) Change(ctx context.Context, ev *sluice.Event) error {
 // transaction metadata (a retaken snapshot's catch-up passes on only some
 // events of each transaction and gives none).
 func (p *pipeline) change(ctx context.Context, ev *sluice.Event, inTx bool) error {
-	if p.gate.closed() {
-		if err := p.gate.wait(ctx); err != nil {
-			return err
-		}
+	if err := p.hold(ctx); err != nil {
+		return err
 	}
 	if p.xf != nil {
 		var err error
@@ -238,13 +236,20 @@ func (p *pipeline) change(ctx context.Context, ev *sluice.Event, inTx bool) erro
 	return nil
 }
 
+// hold waits while the engine is paused; unpaused it costs one atomic
+// load.
+func (p *pipeline) hold(ctx context.Context) error {
+	if p.gate.closed() {
+		return p.gate.wait(ctx)
+	}
+	return nil
+}
+
 // Resumable implements sluice.Handler: the position becomes the stream
 // checkpoint once Kafka acknowledged everything produced before it.
 func (p *pipeline) Resumable(ctx context.Context, pos sluice.Position) error {
-	if p.gate.closed() {
-		if err := p.gate.wait(ctx); err != nil {
-			return err
-		}
+	if err := p.hold(ctx); err != nil {
+		return err
 	}
 	if p.tx != nil {
 		if end := p.tx.end(); end != nil {
