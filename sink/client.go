@@ -34,7 +34,8 @@ import (
 //
 // Detected data loss (a broker reporting that acknowledged records are gone,
 // as after an unclean leader election) is logged through slog.Default.
-func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
+// extra options (a consumer group, for [JoinLease]) come last and win.
+func NewClient(ctx context.Context, cfg Config, extra ...kgo.Opt) (*kgo.Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -69,7 +70,7 @@ func NewClient(ctx context.Context, cfg Config) (*kgo.Client, error) {
 	if len(cfg.Hooks) > 0 {
 		opts = append(opts, kgo.WithHooks(cfg.Hooks...))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("create kafka client: %w", err)
 	}

@@ -48,6 +48,15 @@
 // this one (ErrFenced). LoadCheckpoint counts a transactional checkpoint
 // only once its transaction's COMMIT marker was read.
 //
+// The lease (lease.go): [JoinLease] makes an instance a member of a
+// consumer group over the one-partition checkpoint topic; the member the
+// group assigns partition 0 holds the lease on the name, and so is the
+// only one that writes. Nothing is consumed or committed through it. The
+// lease is given up (Lease.Lost, ErrLeaseLost) when the coordinator takes
+// the partition away or has not answered for three quarters of the
+// session timeout, a quarter before the coordinator can hand it to
+// another member.
+//
 // TLS and SASL (Config.TLS, Config.SASL) apply to every connection of the
 // client. Config.Hooks installs franz-go hooks on it (metrics, the
 // engine's watch of the brokers); [Producer.Stats] counts checkpoint
