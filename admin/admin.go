@@ -126,9 +126,15 @@ func (s *Server) Close() error {
 
 // StatusJSON is the body of GET /status and of `sluice status --json`.
 type StatusJSON struct {
-	Name         string        `json:"name"`
-	SourceType   string        `json:"source_type"`
-	Phase        string        `json:"phase"`
+	Name       string `json:"name"`
+	SourceType string `json:"source_type"`
+	Phase      string `json:"phase"`
+	// Role is active (holds the lease on the name and writes), standby
+	// (waits for it) or empty before the engine asked; Terms counts the
+	// times this process became active.
+	Role         string        `json:"role"`
+	RoleSince    *time.Time    `json:"role_since,omitempty"`
+	Terms        int           `json:"terms"`
 	Paused       bool          `json:"paused"`
 	Ready        bool          `json:"ready"`
 	ReadyReason  string        `json:"ready_reason"`
@@ -205,6 +211,7 @@ func posPtr(p sluice.Position) *sluice.Position {
 func NewStatusJSON(st engine.Status, ready bool, readyReason string, now time.Time) StatusJSON {
 	out := StatusJSON{
 		Name: st.Name, SourceType: st.SourceType, Phase: string(st.Phase), Paused: st.Paused,
+		Role: string(st.Role), RoleSince: timePtr(st.RoleSince), Terms: st.Terms,
 		Ready: ready, ReadyReason: readyReason, Version: st.Version, ConfigDigest: st.ConfigDigest,
 		StartedAt: timePtr(st.Started),
 		Positions: PositionsJSON{Read: posPtr(st.Read), Acknowledged: posPtr(st.Acknowledged),

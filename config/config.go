@@ -17,12 +17,15 @@ import (
 // Config prints safely: the password is a [Secret], which every printer
 // (fmt, slog, JSON, YAML) shows as "[redacted]".
 type Config struct {
-	Name     string         `yaml:"name" default:"sluice" help:"source name: the checkpoint key and source.name in every record; each sluice process needs its own"`
+	Name     string         `yaml:"name" default:"sluice" help:"source name: the checkpoint key and source.name in every record; processes sharing a name are one active instance and its standbys"`
 	Source   SourceConfig   `yaml:"source"`
 	Tables   TablesConfig   `yaml:"tables"`
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 	Kafka    KafkaConfig    `yaml:"kafka"`
-	Format   string         `yaml:"format" default:"avro" help:"record format: avro (Confluent wire format, schemas in schema_registry), json (sluice's plain JSON) or connect-json (Kafka Connect's JsonConverter with schemas.enable=true)"`
+	// Leadership is the lease on the name: one instance writes, others
+	// wait as standbys.
+	Leadership LeadershipConfig `yaml:"leadership"`
+	Format     string           `yaml:"format" default:"avro" help:"record format: avro (Confluent wire format, schemas in schema_registry), json (sluice's plain JSON) or connect-json (Kafka Connect's JsonConverter with schemas.enable=true)"`
 	// SchemaRegistry and Avro apply when Format is avro.
 	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
 	Avro           AvroConfig           `yaml:"avro"`
@@ -111,10 +114,28 @@ type KafkaConfig struct {
 	Compression        string            `yaml:"compression" default:"lz4" help:"record batch compression: none, gzip, snappy, lz4 or zstd"`
 	Linger             time.Duration     `yaml:"linger" default:"5ms" help:"time a batch waits for more records before it is sent"`
 	ClientID           string            `yaml:"client_id" default:"sluice" help:"Kafka client id"`
-	ExactlyOnce        bool              `yaml:"exactly_once" help:"write records in Kafka transactions committed together with the checkpoint that covers them: a read_committed consumer sees every streamed change once across crashes, and a second instance with the same name fences the first"`
+	ExactlyOnce        bool              `yaml:"exactly_once" help:"write records in Kafka transactions committed together with the checkpoint that covers them: a read_committed consumer sees every streamed change once across crashes, and a standby that takes over fences the old active instance"`
 	TransactionalID    string            `yaml:"transactional_id" help:"transactional id of the exactly-once producer; empty derives sluice-<name>; each source needs its own"`
 	TLS                KafkaTLSConfig    `yaml:"tls"`
 	SASL               KafkaSASLConfig   `yaml:"sasl"`
+}
+
+// LeadershipConfig is the lease that lets one instance per name write.
+// Every `sluice run` joins a Kafka consumer group; the member holding
+// the group's partition 0 of the checkpoint topic is active, the others
+// are standbys that take over when it stops or dies.
+type LeadershipConfig struct {
+	Group          string        `yaml:"group" help:"Kafka consumer group that holds the lease on the name; empty derives sluice-<name>; instances share a name only to be standbys of each other"`
+	SessionTimeout time.Duration `yaml:"session_timeout" default:"10s" help:"how long an active instance that stopped answering (kill -9, host loss) keeps the lease before a standby takes over; the brokers accept group.min.session.timeout.ms (6s) to group.max.session.timeout.ms (30m)"`
+}
+
+// LeaseGroup returns the consumer group of the lease: leadership.group,
+// else sluice-<name>.
+func (c *Config) LeaseGroup() string {
+	if c.Leadership.Group != "" {
+		return c.Leadership.Group
+	}
+	return "sluice-" + c.Name
 }
 
 // SchemaRegistryConfig says how to reach the Confluent-API schema registry

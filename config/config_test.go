@@ -71,6 +71,7 @@ func testdataConfig() *Config {
 		Routing:     RoutingConfig{KeyField: "__source_table"},
 		Log:         LogConfig{Level: "debug", Format: "json"},
 		Admin:       AdminConfig{Listen: "127.0.0.1:9180", ReadyMaxLag: time.Minute},
+		Leadership:  LeadershipConfig{SessionTimeout: 10 * time.Second},
 	}
 }
 
@@ -173,6 +174,7 @@ func TestLoadConfigLayers(t *testing.T) {
 					Routing:        RoutingConfig{KeyField: "__source_table"},
 					Log:            LogConfig{Level: "info", Format: "text"},
 					Admin:          AdminConfig{Listen: "127.0.0.1:9180", ReadyMaxLag: time.Minute},
+					Leadership:     LeadershipConfig{SessionTimeout: 10 * time.Second},
 				}
 			},
 		},

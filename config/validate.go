@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate checks every setting and returns all problems found, joined, each
@@ -159,6 +160,12 @@ func (c *Config) Validate() error {
 		p.add("kafka.client_id", "required, e.g. sluice")
 	}
 	k.validateSecurity(&p)
+	if l := c.Leadership; l.SessionTimeout < time.Second || l.SessionTimeout > 30*time.Minute {
+		p.add("leadership.session_timeout", "%s is out of range; use 1s to 30m (brokers accept 6s and up by default), e.g. 10s", l.SessionTimeout)
+	}
+	if g := c.Leadership.Group; g != "" && len(g) > 249 {
+		p.add("leadership.group", "is longer than 249 characters; use a shorter name, e.g. sluice-orders-db")
+	}
 
 	p.oneOf("format", c.Format, "avro", "json", "connect-json")
 	c.SchemaRegistry.validate(&p, c.Format == "avro")

@@ -14,8 +14,11 @@
 //
 //	config.Config ──► engine.New (checks every setting, connects nothing)
 //	                       │
-//	                   Engine.Run
-//	                       │  Kafka client, checkpoint topic, LoadCheckpoint
+//	                   Engine.Run ◄──────────── lease lost: standby again
+//	                       │  Kafka client, checkpoint topic            ▲
+//	                       │  sink.JoinLease: standby until held        │
+//	                       │  (exactly-once: transactional client now)  │
+//	                       │  LoadCheckpoint                            │
 //	                       │  Source.Prepare (server settings, privileges, tables)
 //	                       ▼
 //	        ┌──── start mode, from the checkpoint ─────────────────────────┐
@@ -79,8 +82,15 @@
 //     committed at source transaction boundaries with their checkpoint; a
 //     reader that lost its connection rewinds to the last commit (the
 //     open transaction aborted), the hand-off from snapshot to stream is
-//     committed before the first streamed change, and a second instance
-//     with the same transactional id fences this one.
+//     committed before the first streamed change, and a standby that
+//     takes over fences this instance's transactional id.
+//   - One writer per name: Run writes only while it holds the name's lease
+//     (sink.Lease, a consumer group over the checkpoint topic); until then
+//     it is a standby (PhaseStandby, RoleStandby) that connects to nothing
+//     but Kafka. A lease lost while active stops every write at once (the
+//     producer's client is closed, no further checkpoint), and Run waits
+//     as a standby again, through any Kafka outage; a clean stop gives the
+//     lease up after the final checkpoint, so a standby takes over at once.
 //   - A pause loses nothing: what was read before it is produced and
 //     acknowledged, positions and checkpoints go on, and reading resumes
 //     at the event where it stopped.

@@ -33,13 +33,17 @@ const shutdownTimeout = 30 * time.Second
 // once Kafka acknowledged them. Make one with [New], call [Engine.Run] once;
 // [Engine.Status] may be called from any goroutine at any time.
 type Engine struct {
-	cfg   config.Config
-	kcfg  sink.Config // the Kafka side of cfg, its TLS and SASL built
-	log   *slog.Logger
-	src   Source
-	hooks hooks
-	st    *tracker
-	ran   atomic.Bool
+	cfg  config.Config
+	kcfg sink.Config // the Kafka side of cfg, its TLS and SASL built
+	log  *slog.Logger
+	src  Source
+	// newSource makes a fresh source for each term as the active
+	// instance; nil for a source given by WithSource, which is reused.
+	newSource func() Source
+	hooks     hooks
+	outage    outage
+	st        *tracker
+	ran       atomic.Bool
 
 	// What pause, status and the metrics read; see pause.go, watch.go,
 	// stall.go and metrics.go.
@@ -223,10 +227,6 @@ func configDigest(cfg *config.Config) string {
 func (e *Engine) Ready() (bool, string) {
 	st := e.Status()
 	switch {
-	case st.Phase != PhaseStreaming:
-		return false, "phase is " + string(st.Phase) + ", not streaming"
-	case st.Paused:
-		return false, "paused: POST /resume to continue"
 	case len(st.Stalls) > 0:
 		s := st.Stalls[0]
 		msg := fmt.Sprintf("%s has not answered for %s", s.Target, time.Since(s.Since).Round(time.Second))
@@ -234,6 +234,10 @@ func (e *Engine) Ready() (bool, string) {
 			msg += ": " + s.LastError
 		}
 		return false, msg
+	case st.Phase != PhaseStreaming:
+		return false, "phase is " + string(st.Phase) + ", not streaming"
+	case st.Paused:
+		return false, "paused: POST /resume to continue"
 	case st.AcknowledgedLag > e.cfg.Admin.ReadyMaxLag:
 		return false, fmt.Sprintf("the acknowledged position is %s behind the source, over admin.ready_max_lag %s",
 			st.AcknowledgedLag.Round(time.Second), e.cfg.Admin.ReadyMaxLag)
@@ -270,15 +274,21 @@ func (e *Engine) setPhase(p Phase) {
 }
 
 // Run runs the pipeline until ctx ends or a fatal error: it connects to
-// Kafka and the source, checks the source, reads the checkpoint, takes the
-// snapshot when one is due, then streams. It blocks, and may be called once.
+// Kafka, takes the lease on its name (waiting as a standby while another
+// instance holds it), connects to the source, checks it, reads the
+// checkpoint, takes the snapshot when one is due, then streams. It blocks,
+// and may be called once.
 //
 // Cancelling ctx is a clean stop: Run waits up to 30 s for Kafka to
-// acknowledge what was produced, writes the final checkpoint and returns
-// nil. The first fatal error, of the source, the producer or a checkpoint
-// write, stops everything else and is returned. Run owns every goroutine it
-// starts (the checkpoint writer, the source's readers, the pprof server) and
-// has stopped them all when it returns.
+// acknowledge what was produced, writes the final checkpoint, gives the
+// lease up so a standby takes over at once, and returns nil. The first
+// fatal error, of the source, the producer or a checkpoint write, stops
+// everything else and is returned. A lease lost while active (the group
+// coordinator dropped this instance or stopped answering) is no error:
+// writing stops at once, nothing more is committed, and Run waits as a
+// standby again. Run owns every goroutine it starts (the checkpoint
+// writer, the source's readers, the lease, the pprof server) and has
+// stopped them all when it returns.
 func (e *Engine) Run(ctx context.Context) (err error) {
 	if !e.ran.CompareAndSwap(false, true) {
 		return errors.New("engine: Run was already called; make a new Engine")
@@ -307,8 +317,114 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		}
 		defer stop()
 	}
-
 	warnSecurity(cfg, log)
+	rejoin := false
+	for {
+		lost, held, err := e.term(ctx)
+		switch {
+		case ctx.Err() != nil:
+			// Stopped: an error that is only the stop's own (a
+			// checkpoint read cut short) is none.
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		case lost != nil:
+			log.Warn("lost the lease on the name: stopped writing, committed nothing more; waiting as a standby again",
+				"name", cfg.Name, "reason", lost)
+			// Until Kafka answers again: a lease is lost to an outage or
+			// to another instance, and the next connection tells which.
+			e.outage.begin(lost)
+			e.st.setSources(nil, nil, e.outage.stalls)
+			if e.newSource != nil {
+				if c, ok := e.src.(io.Closer); ok {
+					c.Close()
+				}
+				e.src = e.newSource()
+			}
+			rejoin = true
+		case err != nil && rejoin && !held:
+			// Kafka is unreachable after a lost lease: a standby keeps
+			// trying, with the outage in Status; only the first start
+			// fails on it.
+			since := e.outage.begin(err)
+			e.outage.failed()
+			log.Warn("kafka is not answering: this instance gave its lease up and waits as a standby; retrying",
+				"name", cfg.Name, "for", time.Since(since).Round(time.Second), "in", rejoinBackoff, "last_error", err)
+			e.st.setSources(nil, nil, e.outage.stalls)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(rejoinBackoff):
+			}
+		default:
+			return err
+		}
+		e.st.setRole(RoleStandby)
+		e.setPhase(PhaseStandby)
+	}
+}
+
+// outage is Kafka's unreachability between terms, while no watcher runs:
+// when it began and the last error, for Status and the recovery line.
+type outage struct {
+	mu      sync.Mutex
+	since   time.Time
+	lastErr string
+	failing bool // a connection failed since it began
+}
+
+func (o *outage) failed() {
+	o.mu.Lock()
+	o.failing = true
+	o.mu.Unlock()
+}
+
+// begin records err and returns when the outage began.
+func (o *outage) begin(err error) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		o.since = time.Now()
+	}
+	o.lastErr = err.Error()
+	return o.since
+}
+
+// end clears the outage and returns how long it lasted, and whether a
+// connection failed meanwhile (a lease lost to another instance has none).
+func (o *outage) end() (time.Duration, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return 0, false
+	}
+	d, failed := time.Since(o.since), o.failing
+	o.since, o.lastErr, o.failing = time.Time{}, "", false
+	return d, failed
+}
+
+func (o *outage) stalls() []Stall {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return nil
+	}
+	return []Stall{{Target: "kafka", Since: o.since, LastError: o.lastErr}}
+}
+
+// rejoinBackoff is how long a standby whose lease was lost waits before
+// it connects to Kafka again, when Kafka did not answer.
+const rejoinBackoff = 5 * time.Second
+
+// term is one turn of Run: the Kafka clients, the lease (as a standby
+// until it is held), then, as the active instance, the source and the
+// pipeline until ctx ends, a fatal error, or the lease is lost. lost is
+// why the lease was lost while held; held whether it was held at all;
+// err is the term's error otherwise.
+func (e *Engine) term(ctx context.Context) (lost error, held bool, err error) {
+	cfg := &e.cfg
+	log := e.log
 	kcfg := e.kcfg
 	// The admin requests and the checkpoint reader use a plain client.
 	// An exactly-once producer has a transactional client of its own,
@@ -319,35 +435,74 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	client, err := sink.NewClient(ctx, mainCfg)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	defer client.Close()
-	pclient := client
+	if d, failed := e.outage.end(); failed {
+		log.Info("kafka reachable again", "outage", d.Round(time.Second))
+	}
+	closeClient := sync.OnceFunc(client.Close)
+	defer closeClient()
+	adm := kadm.NewClient(client)
+	if err := sink.EnsureTopics(ctx, adm, []string{kcfg.CheckpointTopic}, kcfg, log); err != nil {
+		return nil, false, fmt.Errorf("create checkpoint topic: %w", err)
+	}
+
+	lease, err := e.acquire(ctx)
+	if lease == nil || err != nil {
+		return nil, false, err
+	}
+	// Given up last, after the final checkpoint: a standby then takes
+	// over at once.
+	defer lease.Close()
+	// The transactional client is made only now: its producer id fences
+	// the previous holder's.
+	pclient, closeP := client, closeClient
 	if kcfg.TransactionalID != "" {
 		if pclient, err = sink.NewClient(ctx, kcfg); err != nil {
-			return err
+			return nil, true, err
 		}
-		defer pclient.Close()
+		closeP = sync.OnceFunc(pclient.Close)
+		defer closeP()
 		log.Info("exactly-once: records are written in Kafka transactions committed with their checkpoint", "transactional_id", kcfg.TransactionalID)
 	}
 	e.client.Store(pclient)
-	adm := kadm.NewClient(client)
-	if err := sink.EnsureTopics(ctx, adm, []string{kcfg.CheckpointTopic}, kcfg, log); err != nil {
-		return fmt.Errorf("create checkpoint topic: %w", err)
+
+	// A lost lease stops every write at once: the producer's client is
+	// closed, failing what it buffered and cutting what is in flight,
+	// and the term ends without a final checkpoint.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	termDone := make(chan struct{})
+	defer close(termDone)
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel(lease.Err())
+			closeP()
+			closeClient()
+		case <-termDone:
+		}
+	}()
+	isLost := func() error {
+		if cause := context.Cause(ctx); errors.Is(cause, sink.ErrLeaseLost) {
+			return cause
+		}
+		return nil
 	}
+
 	cp, found, err := sink.LoadCheckpoint(ctx, client, kcfg.CheckpointTopic, cfg.Name)
 	if err != nil {
-		return err
+		return isLost(), true, err
 	}
 	if err := e.src.Prepare(ctx, found && cp.Phase == sink.PhaseStream); err != nil {
-		return err
+		return isLost(), true, err
 	}
 
 	prod := sink.New(pclient, kcfg, log)
 	e.prod.Store(prod)
 	enc, err := newEncoder(cfg, log, e.regWatch)
 	if err != nil {
-		return err
+		return nil, true, err
 	}
 	builder := tombstone.NewBuilder(cfg.Kafka.TopicPrefix, enc)
 	pipe := newPipeline(cfg.Name, builder, prod, adm, kcfg, log, e.st, e.hooks, e.gate, e.counts)
@@ -355,10 +510,10 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		pipe.tx = &txTracker{topic: cfg.TransactionTopic()}
 	}
 	if pipe.route, err = newRouter(cfg.Routing); err != nil {
-		return err
+		return nil, true, err
 	}
 	if pipe.xf, err = newTransformer(cfg); err != nil {
-		return err
+		return nil, true, err
 	}
 	e.pipe.Store(pipe)
 	behind, _ := e.src.(Behinder)
@@ -371,8 +526,6 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	// The producer's checkpoint loop runs beside the source; the first of
 	// the two to fail stops the other. The watch loop runs until the
 	// producer stopped.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	watchDone := make(chan struct{})
 	go func() {
@@ -400,6 +553,10 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}()
 
 	srcErr := e.source(ctx, cp, found, prod, pipe)
+	if lost := isLost(); lost != nil {
+		<-prodDone
+		return lost, true, nil
+	}
 
 	// Stop: let Kafka acknowledge what was produced and write the final
 	// checkpoint, then stop the checkpoint loop.
@@ -409,20 +566,64 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	closeCancel()
 	cancel(nil)
 	runErr := <-prodDone
+	if lost := isLost(); lost != nil {
+		// Lost while stopping: the final checkpoint may be missing; the
+		// next holder resumes from the last one written.
+		return lost, true, nil
+	}
 
 	if cause := context.Cause(ctx); srcErr != nil && !errors.Is(srcErr, context.Canceled) {
-		return srcErr
+		return nil, true, srcErr
 	} else if cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
+		return nil, true, cause
 	}
 	if runErr != nil {
-		return runErr
+		return nil, true, runErr
 	}
 	if closeErr != nil {
-		return fmt.Errorf("stop: %w", closeErr)
+		return nil, true, fmt.Errorf("stop: %w", closeErr)
 	}
 	log.Info("sluice stopped")
-	return nil
+	return nil, true, nil
+}
+
+// standbyNotice is how long a fresh member waits for the lease before it
+// logs that it is a standby: joining an empty group takes less.
+const standbyNotice = 3 * time.Second
+
+// acquire joins the name's group and waits, as a standby, until this
+// instance holds the lease. It returns nil and no error when ctx ends
+// first.
+func (e *Engine) acquire(ctx context.Context) (*sink.Lease, error) {
+	cfg := &e.cfg
+	lease, err := sink.JoinLease(ctx, e.kcfg, sink.LeaseConfig{
+		Group: cfg.LeaseGroup(), Topic: e.kcfg.CheckpointTopic, SessionTimeout: cfg.Leadership.SessionTimeout,
+	}, e.log)
+	if err != nil {
+		return nil, err
+	}
+	e.st.setRole(RoleStandby)
+	e.setPhase(PhaseStandby)
+	notice := time.NewTimer(standbyNotice)
+	defer notice.Stop()
+	for {
+		select {
+		case <-lease.Held():
+			e.st.setRole(RoleActive)
+			e.setPhase(PhaseStarting)
+			e.log.Info("active: this instance holds the lease on the name and writes", "name", cfg.Name, "group", lease.Group())
+			return lease, nil
+		case <-lease.Lost():
+			lease.Close()
+			return nil, lease.Err()
+		case <-notice.C:
+			e.log.Info("standby: another instance with this name holds the lease; this one takes over when it stops or stops answering",
+				"name", cfg.Name, "group", lease.Group(), "session_timeout", cfg.Leadership.SessionTimeout)
+		case <-ctx.Done():
+			lease.Close()
+			return nil, nil
+		}
+	}
 }
 
 // source decides where to start, runs the snapshot when one is due, and

@@ -41,7 +41,8 @@ type memSource struct {
 	mu       sync.Mutex
 	calls    []string
 	streamed chan struct{} // closed once Stream handed on every change
-	statuses []Status      // taken by the snapshot, one per row
+	closeStr sync.Once
+	statuses []Status // taken by the snapshot, one per row
 	probe    func() Status
 }
 
@@ -154,7 +155,7 @@ func (m *memSource) Stream(ctx context.Context, from sluice.Position, h Handler)
 			return err
 		}
 	}
-	close(m.streamed)
+	m.closeStr.Do(func() { close(m.streamed) })
 	if m.streamErr != nil {
 		return m.streamErr
 	}
@@ -532,7 +533,7 @@ func TestHooks(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if want := []Phase{PhaseStarting, PhaseSnapshot, PhaseStreaming, PhaseStopping, PhaseStopped}; !slices.Equal(h.phases, want) {
+	if want := []Phase{PhaseStarting, PhaseStandby, PhaseStarting, PhaseSnapshot, PhaseStreaming, PhaseStopping, PhaseStopped}; !slices.Equal(h.phases, want) {
 		t.Errorf("phases %v, want %v", h.phases, want)
 	}
 	if h.events != 6 || !slices.Equal(h.resumables, []uint64{100, 101, 102, 103}) {

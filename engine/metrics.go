@@ -23,32 +23,25 @@ import (
 // label. New fails when a name is already registered.
 func WithMetrics(reg prometheus.Registerer) Option { return func(e *Engine) { e.reg = reg } }
 
-// kpromHooks forwards franz-go's hooks to kprom for the first client only
-// (the producer's): the checkpoint reader's client is made from its
-// options, hooks included, and kprom registers its metrics once.
+// kpromHooks registers kprom's metrics once, with the engine's first
+// Kafka client, and keeps them for the engine's life: the engine makes
+// and closes clients as it goes (the producer of each term as the active
+// instance, the lease's and the checkpoint reader's), and kprom would
+// otherwise unregister its series with the first client closed and start
+// from zero with the next. The per-request hooks of every client count
+// (connections, errors, bytes), so the connection counters are the whole
+// instance's; produce metrics come from the producer alone.
 type kpromHooks struct {
 	*kprom.Metrics
-	mu     sync.Mutex
-	client *kgo.Client
+	once sync.Once
 }
 
 func (k *kpromHooks) OnNewClient(c *kgo.Client) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client == nil {
-		k.client = c
-		k.Metrics.OnNewClient(c)
-	}
+	k.once.Do(func() { k.Metrics.OnNewClient(c) })
 }
 
-func (k *kpromHooks) OnClientClosed(c *kgo.Client) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client == c {
-		k.Metrics.OnClientClosed(c)
-		k.client = nil
-	}
-}
+// OnClientClosed keeps the series: see kpromHooks.
+func (k *kpromHooks) OnClientClosed(*kgo.Client) {}
 
 // allDescs are the engine's metrics, each added by desc; the collector
 // describes them all.
@@ -66,6 +59,8 @@ var (
 	mBuildInfo         = desc("build_info", "Always 1; the labels name the build.", "version", "commit", "go_version")
 	mStartTime         = desc("start_time_seconds", "Unix time the engine started.")
 	mPhase             = desc("phase", "1 for the engine's current phase, 0 for the others.", "phase")
+	mActive            = desc("active", "1 while this instance holds the lease on its name and writes; 0 while it is a standby or before it asked.")
+	mTerms             = desc("terms_total", "Times this instance became the active one (took the lease).")
 	mPaused            = desc("paused", "1 while reading from the source is paused (POST /pause).")
 	mReady             = desc("ready", "1 when /readyz answers 200: streaming, not paused, nothing stalled, acknowledged lag within admin.ready_max_lag.")
 	mSnapshotRunning   = desc("snapshot_running", "1 while a snapshot copies rows.")
@@ -149,9 +144,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(mBuildInfo, 1, bi.Version, bi.Commit, goVersion)
 	gauge(mStartTime, unix(st.Started))
-	for _, p := range []Phase{PhaseIdle, PhaseStarting, PhaseSnapshot, PhaseStreaming, PhaseStopping, PhaseStopped, PhaseFailed} {
+	for _, p := range []Phase{PhaseIdle, PhaseStarting, PhaseStandby, PhaseSnapshot, PhaseStreaming, PhaseStopping, PhaseStopped, PhaseFailed} {
 		gauge(mPhase, b2f(st.Phase == p), string(p))
 	}
+	gauge(mActive, b2f(st.Role == RoleActive))
+	counter(mTerms, float64(st.Terms))
 	gauge(mPaused, b2f(st.Paused))
 	ready, _ := e.Ready()
 	gauge(mReady, b2f(ready))

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -222,29 +223,75 @@ func TestKafkaOutageIsLogged(t *testing.T) {
 		t.Skip("waits for the stall detection")
 	}
 	c := newCluster(t)
-	src := newMemSource()
+	src := &gatedSource{memSource: newMemSource(), feed: make(chan *sluice.Event)}
 	var logs syncBuffer
 	e, err := New(testConfig(t, c, "--kafka.delivery_timeout=10m"), WithSource(src), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Stopping waits up to 30 s for the lost broker; the test does not.
-	_, done := running(t, e)
-	waitStreamed(t, src, done)
+	// Stopping waits up to 30 s for the unacknowledged records; the test
+	// does not.
+	running(t, e)
 	waitUntil(t, "ready", func() bool { ok, _ := e.Ready(); return ok })
-	c.Close()
+	// The brokers stop answering produce requests while the group
+	// coordinator answers: the lease holds, the records wait.
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	src.feed <- &sluice.Event{Op: sluice.OpCreate, Table: src.table, After: sluice.Row{int64(9), "item 9"}}
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "kafka is not acknowledging") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no stall warning within 20 s of closing the cluster:\n%s", logs.String())
+			t.Fatalf("no stall warning within 20 s of the brokers refusing records:\n%s", logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if ok, why := e.Ready(); ok || !strings.Contains(why, "kafka") {
-		t.Errorf("Ready with Kafka gone = %v, %q", ok, why)
+		t.Errorf("Ready with Kafka refusing records = %v, %q", ok, why)
 	}
-	if st := e.Status(); len(st.Stalls) != 1 || st.Stalls[0].Target != "kafka" {
-		t.Errorf("stalls %+v, want kafka", st.Stalls)
+	if st := e.Status(); len(st.Stalls) != 1 || st.Stalls[0].Target != "kafka" || st.Role != RoleActive {
+		t.Errorf("stalls %+v, role %s; want kafka, active", st.Stalls, st.Role)
+	}
+}
+
+// With the brokers gone, the group coordinator is gone too: the active
+// instance gives the lease up within seconds, stops writing and waits as a
+// standby, retrying Kafka, instead of failing.
+func TestKafkaGoneEndsTheTerm(t *testing.T) {
+	c := newCluster(t)
+	src := newMemSource()
+	var logs syncBuffer
+	e, err := New(testConfig(t, c), WithSource(src), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := running(t, e)
+	waitStreamed(t, src, done)
+	c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "kafka is not answering: this instance gave its lease up") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no standby retry within 20 s of closing the cluster:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ok, why := e.Ready(); ok || !strings.Contains(why, "kafka has not answered") {
+		t.Errorf("Ready with Kafka gone = %v, %q; want not ready, naming kafka", ok, why)
+	}
+	if st := e.Status(); st.Role != RoleStandby || len(st.Stalls) != 1 || st.Stalls[0].Target != "kafka" {
+		t.Errorf("role %s, stalls %+v; want standby with a kafka stall", st.Role, st.Stalls)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned with Kafka gone: %v", err)
+	default:
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -153,18 +153,43 @@ func (p *postgresSource) Prepare(ctx context.Context, resuming bool) error {
 	// Right after a restart the server may still count the previous
 	// process's session as the slot's holder for a moment; a slot another
 	// sluice really holds stays active and start-up then fails.
-	for wait := time.Now().Add(slotReleaseWait); st.Active && time.Now().Before(wait); {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+	if st, err = waitSlotReleased(ctx, conn, st, s.Slot); err != nil {
+		return err
+	}
+	if st.Active && st.ActivePID != 0 {
+		// Prepare runs only while this instance holds the lease on the
+		// name: the slot's holder is a previous active instance that
+		// stopped answering (host lost, network cut) and whose session the
+		// server has not yet timed out (wal_sender_timeout). It can no
+		// longer write, so its session is ended.
+		p.log.Warn("the replication slot is still held by a previous instance's session; this instance holds the lease, so that session is terminated",
+			"slot", s.Slot, "pid", st.ActivePID)
+		if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_terminate_backend($1)", st.ActivePID); err != nil {
+			p.log.Warn("could not terminate the slot's holder; grant the user pg_signal_backend, or wait for wal_sender_timeout", "slot", s.Slot, "pid", st.ActivePID, "error", err)
 		}
-		if st, err = pgoutput.LookupSlot(ctx, conn, s.Slot); err != nil {
+		if st, err = waitSlotReleased(ctx, conn, st, s.Slot); err != nil {
 			return err
 		}
 	}
 	p.slot = st
 	return nil
+}
+
+// waitSlotReleased looks the slot up again until it is no longer active,
+// for up to slotReleaseWait, and returns its last state.
+func waitSlotReleased(ctx context.Context, conn *pgx.Conn, st pgoutput.SlotState, slot string) (pgoutput.SlotState, error) {
+	var err error
+	for wait := time.Now().Add(slotReleaseWait); st.Active && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		if st, err = pgoutput.LookupSlot(ctx, conn, slot); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }
 
 // CanResume checks the slot: it must exist, belong to this database and

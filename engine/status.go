@@ -19,6 +19,9 @@ const (
 	// PhaseStarting: connecting, checking the source, reading the
 	// checkpoint.
 	PhaseStarting Phase = "starting"
+	// PhaseStandby: another instance with the same name holds the lease;
+	// this one waits to take over (Status.Role is standby).
+	PhaseStandby Phase = "standby"
 	// PhaseSnapshot: copying the existing rows.
 	PhaseSnapshot Phase = "snapshot"
 	// PhaseStreaming: following the replication stream.
@@ -32,6 +35,15 @@ const (
 	PhaseFailed Phase = "failed"
 )
 
+// Role is what an instance is doing for its name: writing, or waiting to.
+type Role string
+
+// The roles.
+const (
+	RoleActive  Role = "active"
+	RoleStandby Role = "standby"
+)
+
 // Status is a snapshot of an engine's state, safe to keep and read after
 // the call. Its zero positions mean "none yet".
 type Status struct {
@@ -42,6 +54,13 @@ type Status struct {
 	Phase      Phase
 	// Paused is true between [Engine.Pause] and [Engine.Resume].
 	Paused bool
+	// Role is active while this instance holds the lease on its name and
+	// writes, standby while it waits for the lease, empty before Run
+	// asked for it. RoleSince is when the role began; Terms counts the
+	// times this Run became active.
+	Role      Role
+	RoleSince time.Time
+	Terms     int
 	// Started is when Run began; zero before.
 	Started time.Time
 	// Version is sluice's version; ConfigDigest is the SHA-256 of the
@@ -138,6 +157,9 @@ type tracker struct {
 
 	mu          sync.Mutex
 	phase       Phase
+	role        Role
+	roleSince   time.Time
+	terms       int
 	started     time.Time
 	snap        SnapshotStatus
 	tables      []*tableProgress
@@ -185,6 +207,18 @@ func (t *tracker) setPhase(p Phase) {
 func (t *tracker) setSources(acked func() (sluice.Position, time.Time, bool), committed func() (sluice.Position, time.Time), stalls func() []Stall) {
 	t.mu.Lock()
 	t.acked, t.committed, t.stalls = acked, committed, stalls
+	t.mu.Unlock()
+}
+
+// setRole records the instance's role; each move to active is a term.
+func (t *tracker) setRole(r Role) {
+	t.mu.Lock()
+	if t.role != r {
+		t.role, t.roleSince = r, time.Now()
+		if r == RoleActive {
+			t.terms++
+		}
+	}
 	t.mu.Unlock()
 }
 
@@ -301,6 +335,7 @@ func (t *tracker) setBehind(n int64) {
 func (t *tracker) status() Status {
 	t.mu.Lock()
 	s := Status{Name: t.name, SourceType: t.sourceType, Phase: t.phase, Paused: t.paused.Load(), Started: t.started,
+		Role: t.role, RoleSince: t.roleSince, Terms: t.terms,
 		Version: buildinfo.Version(), ConfigDigest: t.digest,
 		Snapshot: t.snap, Read: t.lastRead, ReadLag: t.readLag, Behind: t.behind, Err: t.err, Events: t.events.Load()}
 	s.Snapshot.Tables = make([]TableProgress, len(t.tables))

@@ -4,7 +4,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -87,42 +86,4 @@ func exactlyOnceAcrossKills(t *testing.T, f *fixture, cfg string, startWriter fu
 		t.Errorf("a read_committed consumer saw %d records twice", dups)
 	}
 	p.stop()
-}
-
-// TestExactlyOnceFencesASecondInstance: a second instance of the same
-// name (and transactional id) fences the first, which stops with an error
-// naming the takeover; the second goes on alone.
-func TestExactlyOnceFencesASecondInstance(t *testing.T) {
-	f := newFixture(t)
-	f.kafkaYAML = "  exactly_once: true\n"
-	f.createItems(100)
-	cfg := f.config("")
-	p1 := f.sluice(cfg)
-	f.eventually(60*time.Second, "streaming", func() (bool, string) {
-		return strings.Contains(p1.output(), "streaming after the snapshot"), "not yet"
-	})
-	// A server id of its own: the server would otherwise end the first
-	// instance's binlog connection by itself.
-	p2 := f.sluice(cfg, "run", "--source.server_id=4242")
-	f.eventually(60*time.Second, "the second instance streaming", func() (bool, string) {
-		return strings.Contains(p2.output(), "streaming from the stored checkpoint"), "not yet"
-	})
-	for i := 101; i <= 120; i++ {
-		f.exec(fmt.Sprintf("INSERT INTO items VALUES (%d, 1, 'new-%d', 0.5)", i, i))
-	}
-	if err := p1.wait(60 * time.Second); err == nil {
-		t.Fatalf("the fenced instance exited cleanly")
-	}
-	if out := p1.output(); !strings.Contains(out, "took over") {
-		t.Errorf("the fenced instance's error does not name the takeover:\n%s", out)
-	}
-	var recs []record
-	f.eventually(90*time.Second, "the committed topic equals the table", func() (bool, string) {
-		recs = f.readCommitted(f.topic("items"))
-		return diffRows(f.tableRows("items", "id", "ver", "name", "amount"), f.topicRows(recs, "ver", "name", "amount"))
-	})
-	if dups := checkVersions(t, recs, true); dups != 0 {
-		t.Errorf("a read_committed consumer saw %d records twice", dups)
-	}
-	p2.stop()
 }

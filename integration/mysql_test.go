@@ -232,10 +232,13 @@ func TestKillDuringSnapshot(t *testing.T) {
 	f.createItems(150000)
 	w := f.startWriter(150000)
 	p := f.sluice(f.config(""))
-	f.eventually(60*time.Second, "first snapshot records", func() (bool, string) {
-		n := f.count(f.topic("items"))
-		return n > 5000, fmt.Sprintf("%d records", n)
-	})
+	// A tight poll: the snapshot copies tens of thousands of rows a
+	// second, so the kill must follow the first records closely.
+	for deadline := time.Now().Add(60 * time.Second); f.count(f.topic("items")) <= 5000; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot records within 60 s:\n%s", p.output())
+		}
+	}
 	p.kill()
 	first := len(f.read(f.topic("items")))
 	if first >= 150000 {

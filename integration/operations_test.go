@@ -253,9 +253,12 @@ func statusCommand(t *testing.T, f *fixture, cfg string, args ...string) statusO
 	return out
 }
 
-// kafkaOutage kills the broker: the stall warning appears within 15 s and
-// /readyz turns 503; after the restart one line tells the outage's length,
-// /readyz is 200 again and nothing written meanwhile is lost.
+// kafkaOutage kills the broker: within 30 s a warning says Kafka is not
+// acknowledging (records wait in the buffer) or not answering (the lease
+// on the name lapsed with the group coordinator, so the instance gave it
+// up and waits as a standby), and /readyz turns 503; after the restart
+// one line tells the outage's length, /readyz is 200 again and nothing
+// written meanwhile is lost.
 func kafkaOutage(t *testing.T, f *fixture, p *proc, addr, topic string, exec func(...string)) {
 	before := f.count(topic)
 	kafka.Kill()
@@ -269,25 +272,33 @@ func kafkaOutage(t *testing.T, f *fixture, p *proc, addr, topic string, exec fun
 		}
 	}()
 	exec("INSERT INTO ops VALUES (400001, 'k1')", "INSERT INTO ops VALUES (400002, 'k2')")
-	deadline := killed.Add(15 * time.Second)
-	for !strings.Contains(p.output(), "kafka is not acknowledging") {
+	warning := regexp.MustCompile(`kafka is not (acknowledging|answering)[^\n]*`)
+	deadline := killed.Add(30 * time.Second)
+	var line string
+	for line = warning.FindString(p.output()); line == ""; line = warning.FindString(p.output()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no stall warning within 15 s of killing Kafka")
+			t.Fatalf("no stall warning within 30 s of killing Kafka:\n%s", p.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if code, body := get(t, addr, "/readyz"); code != 503 || !strings.Contains(body, "kafka") {
-		t.Errorf("/readyz with Kafka down: %d %q, want 503 naming kafka", code, body)
+	t.Logf("%.1f s after the kill: %s", time.Since(killed).Seconds(), line)
+	attrs := []string{"for=", "buffered_records=", "buffered_bytes="}
+	if strings.Contains(line, "not answering") {
+		attrs = []string{"for=", "last_error="}
 	}
-	if v := value(scrape(t, addr), "sluice_stall_seconds", "target", "kafka"); v <= 0 {
-		t.Errorf("sluice_stall_seconds{target=kafka} = %v with Kafka down", v)
-	}
-	line := regexp.MustCompile(`kafka is not acknowledging[^\n]*`).FindString(p.output())
-	for _, attr := range []string{"for=", "buffered_records=", "buffered_bytes="} {
+	for _, attr := range attrs {
 		if !strings.Contains(line, attr) {
 			t.Errorf("stall warning %q lacks %s", line, attr)
 		}
 	}
+	f.eventually(15*time.Second, "/readyz naming kafka", func() (bool, string) {
+		code, body := get(t, addr, "/readyz")
+		return code == 503 && strings.Contains(body, "kafka"), fmt.Sprintf("%d %q", code, body)
+	})
+	f.eventually(15*time.Second, "sluice_stall_seconds{target=kafka} > 0", func() (bool, string) {
+		v := value(scrape(t, addr), "sluice_stall_seconds", "target", "kafka")
+		return v > 0, fmt.Sprint(v)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := kafka.Restart(ctx); err != nil {

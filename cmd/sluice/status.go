@@ -127,6 +127,9 @@ func writeJSON(out io.Writer, v any) error {
 // printStatus prints a running instance's status for people.
 func printStatus(out io.Writer, st *admin.StatusJSON) {
 	state := st.Phase
+	if st.Role != "" && st.Role != st.Phase {
+		state = st.Role + ", " + state
+	}
 	if st.Paused {
 		state += ", paused"
 	}
