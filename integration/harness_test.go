@@ -384,6 +384,7 @@ type record struct {
 	Partition int32
 	Offset    int64
 	headers   map[string]string
+	control   bool // a transaction marker, kept only while reading
 }
 
 // envelope is the decoded JSON value.
@@ -424,7 +425,10 @@ func (f *fixture) read(topic string) []record {
 	for p := range want {
 		parts[p] = kgo.NewOffset().AtStart()
 	}
-	c, err := kgo.NewClient(kgo.SeedBrokers(kafka.Bootstrap()),
+	// Control records (the commit and abort markers of transactions) are
+	// kept so that the read reaches the end offset exactly; they are not
+	// returned.
+	c, err := kgo.NewClient(kgo.SeedBrokers(kafka.Bootstrap()), kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
 	if err != nil {
 		f.t.Fatal(err)
@@ -449,6 +453,10 @@ func (f *fixture) read(topic string) []record {
 		}
 		fs.EachError(func(_ string, _ int32, err error) { f.t.Fatalf("read %s: %v", topic, err) })
 		fs.EachRecord(func(r *kgo.Record) {
+			if r.Attrs.IsControl() {
+				byPart[r.Partition] = append(byPart[r.Partition], record{Partition: r.Partition, Offset: r.Offset, control: true})
+				return
+			}
 			if r.Offset < want[r.Partition] {
 				rec := record{Key: string(r.Key), Value: r.Value, Partition: r.Partition, Offset: r.Offset}
 				for _, h := range r.Headers {
@@ -468,14 +476,27 @@ func (f *fixture) read(topic string) []record {
 	sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
 	var out []record
 	for _, p := range ps {
-		out = append(out, byPart[p]...)
+		for _, r := range byPart[p] {
+			if !r.control {
+				out = append(out, r)
+			}
+		}
 	}
 	return out
 }
 
 // count returns the number of records in topic (0 when it does not exist).
+//
+// It asks through a client of its own: a client that has looked the topic
+// up before it existed keeps it unknown until its next metadata refresh,
+// seconds later, which is too late for the tests that poll for a count.
 func (f *fixture) count(topic string) int64 {
-	ends, err := f.adm.ListEndOffsets(f.ctx, topic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka.Bootstrap()))
+	if err != nil {
+		return 0
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(f.ctx, topic)
 	if err != nil {
 		return 0
 	}

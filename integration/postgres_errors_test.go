@@ -109,14 +109,18 @@ func TestPostgresMissingTable(t *testing.T) {
 	expectFailure(t, f.fixture, cfg, "run", "public.nope")
 }
 
-// TestPostgresSlotActiveElsewhere: a second sluice on the same slot stops
-// with the cause instead of fighting over the slot.
+// TestPostgresSlotActiveElsewhere: a second sluice configured with the
+// same slot under another name (so the lease on the name does not keep it
+// waiting as a standby) stops with the cause instead of fighting over the
+// slot.
 func TestPostgresSlotActiveElsewhere(t *testing.T) {
 	f := newPGFixture(t)
 	f.exec("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
 	p := f.sluice(f.config(""))
 	f.converge("t", "id")
-	expectFailure(t, f.fixture, f.config(""), "run", f.slotName(), "active")
+	other := strings.Replace(f.config(""), "name: "+f.name+"\n", "name: "+f.name+"-other\n", 1)
+	other = strings.Replace(other, "  type: postgresql\n", "  type: postgresql\n  slot: "+f.slotName()+"\n", 1)
+	expectFailure(t, f.fixture, other, "run", f.slotName(), "active")
 	p.stop()
 }
 
