@@ -21,7 +21,11 @@
 // [AppendJSON] for a single value), or [AvroEncoder], which derives each
 // table shape's key and value schemas ([AvroSchemas]), registers them under
 // <topic>-key and <topic>-value with a *sr.Client, and writes Avro binary
-// with a plan compiled once per shape.
+// with a plan compiled once per shape. [RecordDecoder] reads those
+// records back (sluice verify): a key as one canonical text, a value's
+// after-image column by column, so the record sluice would write for a row
+// now compares equal to the one it wrote then, whichever schema id or
+// field order it carries.
 //
 // # What it promises
 //

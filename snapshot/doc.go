@@ -15,7 +15,8 @@
 // privilege it falls back, and logs that it did: on MariaDB to the lock-free
 // consistent snapshot whose binlog position the server reports
 // (binlog_snapshot_file / binlog_snapshot_position); on MySQL to LOCK TABLES
-// … READ on the selected tables, held until the copy is done.
+// … READ on the selected tables, held until the copy is done. A read that
+// only compares (sluice verify, Config.LockFree) takes no lock at all.
 //
 // PostgreSQL: [RunPostgres] imports the snapshot that creating the
 // replication slot exported (BEGIN ISOLATION LEVEL REPEATABLE READ, READ
@@ -30,7 +31,9 @@
 // and streams each with COPY (SELECT …) TO STDOUT in text format, parsing the
 // stream line by line into rows without buffering a table. The locks block
 // no row writes; ALTER, DROP, TRUNCATE and VACUUM FULL of a selected table
-// wait until the read ends.
+// wait until the read ends. A read of its own (no exported snapshot, sluice
+// verify) learns its WAL position inside its transaction through
+// PostgresConfig.Position.
 //
 // Values are converted by package schema, the same mapper the binlog path
 // (MySQL) or the pgoutput path (PostgreSQL, text format under

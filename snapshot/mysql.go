@@ -39,6 +39,14 @@ type Config struct {
 	// TLS, when set, encrypts every connection with it, or fails to
 	// connect; nil connects in plain text.
 	TLS *tls.Config
+	// LockFree reads without any lock, for a read that only compares
+	// (sluice verify): START TRANSACTION WITH CONSISTENT SNAPSHOT alone.
+	// On MariaDB the point is the transaction's own binlog position
+	// (binlog_snapshot_file/position), exact; on MySQL it is the binlog
+	// position read right after the transaction began, which may lie a
+	// little after the rows read (changes committed in between are in
+	// the stream before it, not in the rows).
+	LockFree bool
 }
 
 // Connect opens a client connection with the session settings every sluice
@@ -160,7 +168,11 @@ func Run(ctx context.Context, cfg Config, h sluice.Handler, started func(context
 		log.Warn("snapshot: no table matches tables.include; nothing to copy", "include", cfg.Selection.Include)
 	}
 
-	pos, unlock, err := consistentPoint(conn, cfg.Flavor, tables, log)
+	point := consistentPoint
+	if cfg.LockFree {
+		point = lockFreePoint
+	}
+	pos, unlock, err := point(conn, cfg.Flavor, tables, log)
 	if err != nil {
 		return sluice.Position{}, err
 	}
@@ -265,6 +277,22 @@ func consistentPoint(conn *client.Conn, flavor string, tables []TableRef, log *s
 	}
 	pos, err := masterStatus(conn, flavor)
 	// The table locks stay until the connection closes after the copy.
+	return pos, noop, err
+}
+
+// lockFreePoint opens the consistent read without a lock (Config.LockFree).
+func lockFreePoint(conn *client.Conn, flavor string, _ []TableRef, _ *slog.Logger) (sluice.Position, func() error, error) {
+	noop := func() error { return nil }
+	if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+		return sluice.Position{}, noop, fmt.Errorf("snapshot: start transaction: %w", err)
+	}
+	var pos sluice.Position
+	var err error
+	if flavor == mysql.MariaDBFlavor {
+		pos, err = mariadbSnapshotStatus(conn)
+	} else {
+		pos, err = masterStatus(conn, flavor)
+	}
 	return pos, noop, err
 }
 

@@ -47,6 +47,12 @@ type PostgresConfig struct {
 	// negative interval logs none (the caller reports progress itself).
 	ProgressInterval time.Duration
 	Logger           *slog.Logger
+	// Position, when set, is called inside the snapshot's transaction
+	// once its snapshot is taken (after the first query), and the rows
+	// carry the position it returns instead of RunPostgres's at: a read
+	// of its own (snapshotName "") then knows a WAL position no earlier
+	// than what it sees, e.g. pg_current_wal_lsn().
+	Position func(ctx context.Context, conn *pgx.Conn) (sluice.Position, error)
 }
 
 // RunPostgres copies every selected table inside one transaction that sees
@@ -96,6 +102,11 @@ func RunPostgres(ctx context.Context, cfg PostgresConfig, snapshotName string, a
 	tables, err := ListPostgresTables(ctx, conn, cfg.Selection)
 	if err != nil {
 		return err
+	}
+	if cfg.Position != nil {
+		if at, err = cfg.Position(ctx, conn); err != nil {
+			return err
+		}
 	}
 	if len(tables) == 0 {
 		log.Warn("snapshot: no table matches tables.include; nothing to copy", "include", cfg.Selection.Include)
