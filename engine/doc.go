@@ -61,7 +61,18 @@
 // MySQL/MariaDB source is an adapter over packages snapshot and binlog, the
 // PostgreSQL source over snapshot and pgoutput. Optional interfaces add
 // what only some sources can do: [Checker] for `sluice check`,
-// [SlotDropper] for `sluice drop-slot`, io.Closer.
+// [SlotDropper] for `sluice drop-slot`, [TableReader] for `sluice verify`,
+// io.Closer.
+//
+// Verification. [Engine.Verify] (verify.go) compares the compacted topics
+// with the tables against a live source: it reads the tables at one
+// consistent point without a lock or a slot (TableReader), runs each row
+// through the same transforms, routing and encoder as Run, waits for the
+// stored checkpoint to cover that point, reads the topics read_committed
+// leaving out records of later changes, and compares every column of each
+// key in a canonical form ([schema.RecordDecoder]). Differences are
+// checked again from new reads before they count; keys are split by hash
+// into passes so memory stays within VerifyOptions.KeysPerPass.
 //
 // What it promises:
 //   - Positions move forward only after Kafka acknowledged every record

@@ -256,3 +256,28 @@ func keylessWarning(table string) sluice.Problem {
 	return sluice.Problem{Warning: true, Message: fmt.Sprintf(
 		"table %s has no primary key: its records get a null key and its topic is not compacted; name key columns under tables.keys", table)}
 }
+
+// ReadTables implements TableReader: the tables sel selects, read in a
+// consistent-snapshot transaction without a lock (snapshot.Config
+// LockFree). The position is exact on MariaDB and read just after the
+// transaction began on MySQL.
+func (m *mysqlSource) ReadTables(ctx context.Context, sel *sluice.Selection, h sluice.Handler) (sluice.Position, error) {
+	if err := m.secure(ctx); err != nil {
+		return sluice.Position{}, err
+	}
+	scfg := m.scfg
+	if scfg.Flavor == "" {
+		conn, err := snapshot.Connect(ctx, scfg)
+		if err != nil {
+			return sluice.Position{}, err
+		}
+		scfg.Flavor, err = snapshot.Flavor(conn)
+		conn.Close()
+		if err != nil {
+			return sluice.Position{}, err
+		}
+		m.scfg.Flavor, m.bcfg.Flavor = scfg.Flavor, scfg.Flavor
+	}
+	scfg.Selection, scfg.LockFree = sel, true
+	return snapshot.Run(ctx, scfg, h, nil)
+}

@@ -449,3 +449,29 @@ func identityNotes(tables []snapshot.PostgresTableRef) []string {
 }
 
 func lsnText(lsn uint64) string { return pglogrepl.LSN(lsn).String() }
+
+// ReadTables implements TableReader: the tables sel selects, read in a
+// REPEATABLE READ, READ ONLY transaction of its own, without a slot. The
+// position is pg_current_wal_lsn() read inside the transaction once its
+// snapshot is taken: every transaction the read sees committed before it.
+func (p *postgresSource) ReadTables(ctx context.Context, sel *sluice.Selection, h sluice.Handler) (sluice.Position, error) {
+	scfg := p.scfg
+	scfg.Selection = sel
+	var at sluice.Position
+	scfg.Position = func(ctx context.Context, conn *pgx.Conn) (sluice.Position, error) {
+		var text string
+		if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&text); err != nil {
+			return sluice.Position{}, fmt.Errorf("verify: read pg_current_wal_lsn(): %w", err)
+		}
+		lsn, err := pglogrepl.ParseLSN(text)
+		if err != nil {
+			return sluice.Position{}, fmt.Errorf("verify: pg_current_wal_lsn() %q: %w", text, err)
+		}
+		at = sluice.Position{LSN: uint64(lsn)}
+		return at, nil
+	}
+	if err := snapshot.RunPostgres(ctx, scfg, "", sluice.Position{}, h); err != nil {
+		return sluice.Position{}, err
+	}
+	return at, nil
+}

@@ -37,6 +37,10 @@ func main() {
 		if !errors.Is(err, errUsage) && !errors.Is(err, errReported) {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(1)
 	}
 }
@@ -51,6 +55,7 @@ var (
 var commandSections = map[string][]string{
 	"run":       nil,
 	"check":     nil,
+	"verify":    nil,
 	"drop-slot": {"name", "source", "log"},
 	"status":    {"name", "kafka", "admin", "log"},
 }
@@ -63,20 +68,37 @@ func dispatch(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	cmd, rest := args[0], args[1:]
 	if sections, ok := commandSections[cmd]; ok {
 		asJSON := false
-		if cmd == "status" {
+		var vf verifyFlags
+		switch cmd {
+		case "status":
 			rest, asJSON = takeFlag(rest, "json")
+		case "verify":
+			var err error
+			if rest, vf, err = takeVerifyFlags(rest); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 		}
 		cfg, err := config.Load("", rest, env)
 		if errors.Is(err, flag.ErrHelp) {
 			extra := ""
-			if cmd == "status" {
+			switch cmd {
+			case "status":
 				extra = " [--json]"
+			case "verify":
+				extra = verifyFlagsLine
 			}
-			fmt.Fprintf(stdout, "usage: sluice %s%s [--config FILE] [--key=value …]\n\nSettings (flag, environment variable, default):\n", cmd, extra)
+			fmt.Fprintf(stdout, "usage: sluice %s%s [--config FILE] [--key=value …]\n", cmd, extra)
+			if cmd == "verify" {
+				fmt.Fprint(stdout, verifyUsage)
+			}
+			fmt.Fprint(stdout, "\nSettings (flag, environment variable, default):\n")
 			config.FlagUsage(stdout, sections...)
 			return nil
 		}
 		if err != nil {
+			if cmd == "verify" {
+				return &exitError{code: 2, err: err}
+			}
 			return err
 		}
 		logw := &switchWriter{w: stderr}
@@ -92,9 +114,14 @@ func dispatch(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		}
 		e, err := engine.New(*cfg, engine.WithLogger(log))
 		if err != nil {
+			if cmd == "verify" {
+				return &exitError{code: 2, err: err}
+			}
 			return err
 		}
 		switch cmd {
+		case "verify":
+			return verify(ctx, e, vf, stdout, stderr)
 		case "check":
 			return check(ctx, e, cfg.Format, stdout)
 		case "drop-slot":
@@ -121,6 +148,7 @@ func usage(w io.Writer) {
 commands:
   run        snapshot the selected tables, then stream their changes to Kafka
   check      connect to the source and Kafka, check every prerequisite, print each problem with its fix
+  verify     compare the compacted topics with the tables, every column, against a live source; exit 1 on a difference
   drop-slot  PostgreSQL: drop the replication slot (the next start then needs a new snapshot)
   status     print a running instance's status (from admin.listen), or the stored checkpoint when none runs; --json for scripts
   version    print the version, the commit and its time
