@@ -18,9 +18,13 @@ import (
 // Deletions of rows that come back before the new point are harmless:
 // the new snapshot's row follows them.
 //
-// Its boundaries mark the snapshot checkpoint, unchanged: a crash during
-// the catch-up or the new snapshot starts both over from the first point,
-// and a PostgreSQL slot confirms nothing past it.
+// Each boundary moves the snapshot checkpoint's start to itself: the
+// deletions before it are in Kafka once it is acknowledged (committed,
+// exactly-once), so a crash during the catch-up or the new snapshot
+// catches up from there, not from the first point again, and passes no
+// deletion on twice. A PostgreSQL slot confirms no more than what Kafka
+// acknowledged, so it never moves past a point whose deletions are not
+// in Kafka.
 type catchUp struct {
 	p       *pipeline
 	deleted int64
@@ -44,11 +48,14 @@ func (c *catchUp) Change(ctx context.Context, ev *sluice.Event) error {
 	return c.p.change(ctx, ev, false)
 }
 
-func (c *catchUp) Resumable(ctx context.Context, _ sluice.Position) error {
+func (c *catchUp) Resumable(ctx context.Context, pos sluice.Position) error {
 	if err := c.p.hold(ctx); err != nil {
 		return err
 	}
-	c.p.prod.Mark(c.p.snapCP)
+	cp := c.p.snapCP
+	cp.Position, cp.SnapshotStart = pos, pos
+	c.p.snapCP = cp // the new snapshot's rows mark it too (exactly-once)
+	c.p.prod.Mark(cp)
 	return c.p.prod.Err()
 }
 

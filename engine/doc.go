@@ -79,9 +79,10 @@
 //     before them; a snapshot's start is durable before its first record.
 //   - An interrupted snapshot is taken again at a new consistent point:
 //     the deletions between the first point and the new one are passed
-//     on first (catchUp), then the rows as of the new point, and the
-//     stream starts there; no change is missed and no key's version goes
-//     back.
+//     on first (catchUp, each of its boundaries moving the checkpoint so
+//     that a retake interrupted in turn passes no deletion on twice),
+//     then the rows as of the new point, and the stream starts there; no
+//     change is missed and no key's version goes back.
 //   - Cancelling Run's context is a clean stop, not an error: Run waits up
 //     to 30 s for Kafka's acknowledgements, writes the final checkpoint and
 //     returns nil. The first fatal error stops everything and is returned.

@@ -651,7 +651,7 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		}
 	case found && cp.Phase == sink.PhaseSnapshot:
 		at := cp.SnapshotStart
-		log.Warn("the previous snapshot did not finish; taking it again at a new consistent point, after passing on the deletions since the first one's point", positionAttrs(at)...)
+		log.Warn("the previous snapshot did not finish; taking it again at a new consistent point, after passing on the deletions since its point (or since where an interrupted catch-up got)", positionAttrs(at)...)
 		if err := src.CanResume(ctx, at); err != nil {
 			return err
 		}

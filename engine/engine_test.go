@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -431,6 +432,64 @@ func TestRetakesInterruptedSnapshot(t *testing.T) {
 		`{"id":1} r`, `{"id":2} r`, `{"id":3} r`, `{"id":4} r`, `{"id":2} u`, `{"id":3} d`, `{"id":3} tombstone`}
 	if !slices.Equal(got, want) {
 		t.Errorf("topic records:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestRetakeInterruptedAgain: a retaken snapshot that is interrupted in
+// turn moves the snapshot checkpoint to where its catch-up got, so the
+// next retake catches up from there and passes no deletion on twice.
+func TestRetakeInterruptedAgain(t *testing.T) {
+	c := newCluster(t)
+	first := newMemSource()
+	first.failSnapshotAfter = 2
+	e, err := New(testConfig(t, c), WithSource(first), WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(context.Background()); err == nil {
+		t.Fatal("the first run's snapshot did not fail")
+	}
+
+	second := newMemSource()
+	second.retakeAt = snapshotLSN + 2
+	// A primary-key update before the second run's point: the old key 5
+	// is deleted by its catch-up.
+	second.changes[0] = &sluice.Event{Op: sluice.OpUpdate, Table: second.table, Before: sluice.Row{int64(5), "item 5"}, After: sluice.Row{int64(4), "item 4"}}
+	second.failSnapshotAfter = 1
+	if e, err = New(testConfig(t, c), WithSource(second), WithLogger(quiet)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(context.Background()); err == nil {
+		t.Fatal("the second run's snapshot did not fail")
+	}
+	if cp, ok := checkpoint(t, c, "test"); !ok || cp.Phase != sink.PhaseSnapshot || cp.SnapshotStart.LSN != snapshotLSN+2 || cp.Position.LSN != snapshotLSN+2 {
+		t.Errorf("checkpoint after the interrupted retake: %+v (found %v), want a snapshot checkpoint at the catch-up's last boundary %d", cp, ok, snapshotLSN+2)
+	}
+
+	third := newMemSource()
+	third.retakeAt = snapshotLSN + 3
+	third.changes[0] = second.changes[0]
+	third.rows = []sluice.Row{{int64(1), "item one"}, {int64(3), "item 3"}, {int64(4), "item 4"}}
+	if e, err = New(testConfig(t, c), WithSource(third), WithLogger(quiet)); err != nil {
+		t.Fatal(err)
+	}
+	stop, done := running(t, e)
+	waitStreamed(t, third, done)
+	waitUntil(t, "position 103 acknowledged", func() bool { return e.Status().Acknowledged.LSN == 103 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := third.Calls(), []string{"Prepare(resuming=false)", "CanResume(102)", "Resnapshot(102→103)", "Stream(103)"}; !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v", got, want)
+	}
+	deletes := map[string]int{}
+	for _, r := range topicRecords(t, c, "sluice.shop.items") {
+		if strings.HasSuffix(r, " d") {
+			deletes[r]++
+		}
+	}
+	if want := map[string]int{`{"id":5} d`: 1, `{"id":2} d`: 1}; !maps.Equal(deletes, want) {
+		t.Errorf("delete records %v, want %v: each deletion once\n%q", deletes, want, topicRecords(t, c, "sluice.shop.items"))
 	}
 }
 

@@ -158,7 +158,7 @@ func (m *mysqlSource) Resnapshot(ctx context.Context, at sluice.Position, catchU
 		if !binlog.Before(at, to) {
 			return nil
 		}
-		m.log.Info("retaken snapshot: reading the binlog from the first snapshot's point to the new one; only deletions are passed on",
+		m.log.Info("retaken snapshot: reading the binlog from the snapshot checkpoint's point to the new one; only deletions are passed on",
 			"from_file", at.File, "from_pos", at.Offset, "to_file", to.File, "to_pos", to.Offset)
 		cfg := m.bcfg
 		cfg.Until = to

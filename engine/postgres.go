@@ -273,7 +273,7 @@ func (p *postgresSource) Resnapshot(ctx context.Context, at sluice.Position, cat
 	to := tmp.Consistent
 	p.log.Info("retaken snapshot: consistent point from a temporary slot", "slot", name, "consistent_point", lsnText(to.LSN))
 	if at.LSN < to.LSN {
-		p.log.Info("retaken snapshot: reading the slot from the first snapshot's point to the new one; only deletions are passed on",
+		p.log.Info("retaken snapshot: reading the slot from the snapshot checkpoint's point to the new one; only deletions are passed on",
 			"slot", p.cfg.Source.Slot, "from", lsnText(at.LSN), "to", lsnText(to.LSN))
 		r, err := p.reader(catchUp, to)
 		if err != nil {

@@ -38,7 +38,10 @@ type Checkpoint struct {
 	// Kafka.
 	Position sluice.Position `json:"position"`
 	// SnapshotStart is the position the snapshot was read at, where the
-	// stream starts once the snapshot is complete. Omitted when zero.
+	// stream starts once the snapshot is complete; while a retaken
+	// snapshot catches up, the point up to which the deletions since the
+	// unfinished one's point are in Kafka (the next retake catches up
+	// from there). Omitted when zero.
 	SnapshotStart sluice.Position `json:"snapshot_start,omitzero"`
 	// CommitTime is the source's commit time of the last transaction
 	// before Position, when known; lag is measured from it. Omitted when
