@@ -11,11 +11,13 @@ INTEGRATION_TIMEOUT ?= 25m
 DIST    ?= dist
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build dist test unit integration quickstart bench vet fmt deps clean
+.PHONY: help build dist test unit integration crash quickstart bench vet fmt deps clean
 
 help:
 	@echo "make quickstart   run sluice end to end: MariaDB and PostgreSQL to Kafka in Avro (SOURCE=mysql|postgresql|both, ONCE=1 exits after the demo)"
 	@echo "make test         unit tests, then integration tests against real MariaDB and Kafka"
+	@echo "make crash        the full crash suite: CRASH_KILLS (default 20) kill -9 per run, both databases, both delivery modes,"
+	@echo "                  a broker kill and a database restart in each; prints a summary table (make test runs a short version)"
 	@echo "make bench        1M-row snapshot and streaming benchmark, MariaDB and PostgreSQL, JSON and Avro; writes BENCHMARKS.md"
 	@echo "                  (BENCH_FLAGS='-source=postgresql -format=json' runs a part; see go run ./integration/bench -help)"
 	@echo "make build        build bin/sluice"
@@ -45,6 +47,13 @@ unit:
 integration:
 	$(GO) test -tags integration -count=1 -p 1 -timeout $(INTEGRATION_TIMEOUT) \
 		./deploy/... ./integration/... ./pgoutput/... ./schema/... ./snapshot/...
+
+## crash: the full crash suite (integration/crash_test.go); make test runs
+## it with 3 kills and one run per database.
+CRASH_KILLS ?= 20
+crash:
+	SLUICE_CRASH_KILLS=$(CRASH_KILLS) SLUICE_CRASH_RUNS=all $(GO) test -tags integration -count=1 -p 1 -timeout 120m \
+		-run 'TestCrashSuite' -v ./integration/
 
 ## deps: install (or find in the cache) the servers the integration tier uses.
 deps:

@@ -171,12 +171,18 @@ func checkVersions(t *testing.T, recs []record, exact bool) int {
 // repeated records.
 func checkOrder(t *testing.T, recs []record) int {
 	t.Helper()
+	dups, _ := orderCounts(t, recs)
+	return dups
+}
+
+// orderCounts is checkOrder, also returning how many records went back.
+func orderCounts(t *testing.T, recs []record) (dups, back int) {
+	t.Helper()
 	type seen struct {
 		vers map[int]bool
 		max  int
 	}
 	perKey := map[string]*seen{}
-	dups, back := 0, 0
 	for _, r := range recs {
 		if r.Value == nil {
 			continue
@@ -201,7 +207,7 @@ func checkOrder(t *testing.T, recs []record) int {
 	if back > 0 {
 		t.Errorf("%d records carry an older version of their key than one before them", back)
 	}
-	return dups
+	return dups, back
 }
 
 // TestSnapshotWithConcurrentWriters: promise 1 and 2. Writers run while the
