@@ -28,7 +28,8 @@ import (
 // the short version inside make test), SLUICE_CRASH_RUNS which runs
 // (comma-separated of mariadb/at-least-once, mariadb/exactly-once,
 // postgresql/at-least-once, postgresql/exactly-once; make crash: all; the
-// default is one of each database), SLUICE_CRASH_SEED the random seed.
+// default is one of each database), SLUICE_CRASH_SEED the random seed;
+// SLUICE_CRASH_DEBUG set logs the last lines of each killed process.
 
 // crashRuns are the default runs: each database once, each mode once.
 var crashRuns = []string{"mariadb/exactly-once", "postgresql/at-least-once"}
