@@ -105,6 +105,19 @@ func (m *mysqlSource) secure(ctx context.Context) error {
 	return nil
 }
 
+// detectFlavor asks the server for its flavor when none is configured.
+func (m *mysqlSource) detectFlavor(conn *client.Conn) error {
+	if m.scfg.Flavor != "" {
+		return nil
+	}
+	f, err := snapshot.Flavor(conn)
+	if err != nil {
+		return err
+	}
+	m.scfg.Flavor, m.bcfg.Flavor = f, f
+	return nil
+}
+
 // Prepare connects once to check the server and the tables and to detect
 // the flavor when it is not configured.
 func (m *mysqlSource) Prepare(ctx context.Context, _ bool) error {
@@ -116,11 +129,8 @@ func (m *mysqlSource) Prepare(ctx context.Context, _ bool) error {
 		return err
 	}
 	defer conn.Close()
-	if m.scfg.Flavor == "" {
-		if m.scfg.Flavor, err = snapshot.Flavor(conn); err != nil {
-			return err
-		}
-		m.bcfg.Flavor = m.scfg.Flavor
+	if err := m.detectFlavor(conn); err != nil {
+		return err
 	}
 	problems, err := binlog.Check(conn)
 	if err != nil {
@@ -265,19 +275,18 @@ func (m *mysqlSource) ReadTables(ctx context.Context, sel *sluice.Selection, h s
 	if err := m.secure(ctx); err != nil {
 		return sluice.Position{}, err
 	}
-	scfg := m.scfg
-	if scfg.Flavor == "" {
-		conn, err := snapshot.Connect(ctx, scfg)
+	if m.scfg.Flavor == "" {
+		conn, err := snapshot.Connect(ctx, m.scfg)
 		if err != nil {
 			return sluice.Position{}, err
 		}
-		scfg.Flavor, err = snapshot.Flavor(conn)
+		err = m.detectFlavor(conn)
 		conn.Close()
 		if err != nil {
 			return sluice.Position{}, err
 		}
-		m.scfg.Flavor, m.bcfg.Flavor = scfg.Flavor, scfg.Flavor
 	}
+	scfg := m.scfg
 	scfg.Selection, scfg.LockFree = sel, true
 	return snapshot.Run(ctx, scfg, h, nil)
 }

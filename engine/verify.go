@@ -731,17 +731,14 @@ func (v *verifier) readTopics(ctx context.Context, r *vround, topics []string) e
 		n := 0
 		fs.EachRecord(func(rec *kgo.Record) {
 			n++
-			if ferr != nil {
-				return
+			end := until[rec.Topic][rec.Partition]
+			if ferr != nil || rec.Offset >= end {
+				return // past the end offset listed: after the cut
 			}
-			if end, ok := until[rec.Topic][rec.Partition]; ok && rec.Offset+1 >= end {
-				delete(until[rec.Topic], rec.Partition)
+			if rec.Offset+1 == end {
 				left--
 			}
 			if rec.Attrs.IsControl() || rec.Key == nil {
-				return
-			}
-			if end, ok := until[rec.Topic][rec.Partition]; ok && rec.Offset >= end {
 				return
 			}
 			ferr = v.topicRecord(ctx, r, rec)

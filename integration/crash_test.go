@@ -308,24 +308,26 @@ func engineStreams(out string) bool {
 // waitStarted waits for p's log to say it began a snapshot or a stream.
 func waitStarted(t *testing.T, p *proc) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for out := p.output(); !strings.Contains(out, "snapshot: consistent point") && !engineStreams(out); out = p.output() {
-		if time.Now().After(deadline) {
-			t.Fatalf("sluice began neither a snapshot nor a stream within 2 minutes:\n%s", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitLog(t, p, "began neither a snapshot nor a stream", func(out string) bool {
+		return strings.Contains(out, "snapshot: consistent point") || engineStreams(out)
+	})
 }
 
 // waitStreaming waits for p's log to say it streams.
 func waitStreaming(t *testing.T, p *proc) {
 	t.Helper()
+	waitLog(t, p, "did not reach streaming", engineStreams)
+}
+
+// waitLog polls p's log until done holds, for up to 2 minutes.
+func waitLog(t *testing.T, p *proc, failure string, done func(out string) bool) {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for !engineStreams(p.output()) {
+	for out := p.output(); !done(out); out = p.output() {
 		if time.Now().After(deadline) {
-			t.Fatalf("sluice did not reach streaming within 2 minutes:\n%s", p.output())
+			t.Fatalf("sluice %s within 2 minutes:\n%s", failure, out)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
