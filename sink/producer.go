@@ -127,21 +127,22 @@ func (p *Producer) Produce(ctx context.Context, recs ...*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if p.txn != nil {
-		p.txn.run.Lock()
-		defer p.txn.run.Unlock()
-		if err := p.begin(); err != nil {
-			p.acks.failWith(err)
-			return err
-		}
-		p.txn.dirty = true
-	}
-	w := p.acks.add(len(recs))
 	for _, r := range recs {
 		if r.Context == nil {
 			r.Context = context.Background()
 		}
-		p.client.Produce(ctx, r, w.promise)
+	}
+	if p.txn != nil {
+		p.txn.run.Lock()
+		defer p.txn.run.Unlock()
+		if err := p.txnProduce(ctx, p.acks.add(len(recs)), recs); err != nil {
+			return err
+		}
+	} else {
+		w := p.acks.add(len(recs))
+		for _, r := range recs {
+			p.client.Produce(ctx, r, w.promise)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("produce: %w", err)
@@ -159,8 +160,14 @@ func (p *Producer) Produce(ctx context.Context, recs ...*kgo.Record) error {
 //
 // An exactly-once producer commits its open Kafka transaction at a mark,
 // with cp's checkpoint record inside it, once CheckpointInterval has passed
-// since the last commit; the commit blocks the caller until Kafka
-// confirmed it. A failed commit is the producer's failure (Err).
+// since the last commit. The commit runs in the background; records
+// produced meanwhile wait in the producer, within MaxBufferedRecords and
+// MaxBufferedBytes of their own, and go out in the next transaction once
+// Kafka confirmed the commit. A source that goes quiet has its newest
+// mark committed by Run within two ticks of a tenth of the interval (at
+// most 100 ms each), so its last changes become visible to read_committed
+// consumers without waiting for the interval. A failed commit is the
+// producer's failure (Err).
 func (p *Producer) Mark(cp Checkpoint) {
 	if p.closed.Load() {
 		return
@@ -235,8 +242,17 @@ func (p *Producer) Err() error { return p.acks.failure() }
 // producer fails or a checkpoint write fails, returning that error. Run
 // starts no goroutines; the caller runs it in one it owns, cancels ctx to
 // stop it, and then calls Close, which writes the final checkpoint.
+//
+// An exactly-once producer's Run writes no checkpoints of its own (its
+// commits carry them); it commits the newest mark of a source that went
+// quiet, one that produced and marked nothing for a tick of a tenth of
+// CheckpointInterval (at most 100 ms).
 func (p *Producer) Run(ctx context.Context) error {
-	t := time.NewTicker(p.cfg.CheckpointInterval)
+	tick := p.cfg.CheckpointInterval
+	if p.txn != nil {
+		tick = quietTick(tick)
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
@@ -249,8 +265,8 @@ func (p *Producer) Run(ctx context.Context) error {
 			return p.Err()
 		case <-t.C:
 			if p.txn != nil {
-				// Commits write the checkpoints; an idle source's last
-				// mark is committed here.
+				// Commits write the checkpoints; the last mark of a
+				// source that went quiet is committed here.
 				if err := p.idleCommit(); err != nil {
 					p.acks.failWith(err)
 					if ctx.Err() != nil {

@@ -23,9 +23,16 @@ const TransactionTimeout = 5 * time.Minute
 // committed only at a mark, together with the checkpoint record of that
 // mark, so the checkpoint topic and the data topics agree exactly: a
 // restart from the committed checkpoint repeats nothing a read_committed
-// consumer saw. Its fields are under run, which Produce, Mark, Commit,
-// Rewind and Close hold, and the checkpoint loop (Run) while it commits a
-// mark the source has left idle; committed is under mu too.
+// consumer saw.
+//
+// A commit at a Mark runs in the background: the source reads on while
+// Kafka acknowledges the transaction's records and ends it. Records
+// produced meanwhile belong to the next transaction; they wait in pending,
+// bounded by the same limits as the client's buffer, and go to the client
+// in order once the commit has ended. Its fields are under run, which
+// Produce, Mark, Commit, Rewind and Close hold, and the commit goroutine
+// and the checkpoint loop (Run) while they change them; committed is under
+// mu too.
 type txnState struct {
 	run sync.Mutex
 
@@ -36,10 +43,25 @@ type txnState struct {
 	lastMark  uint64
 	doneMark  uint64 // mark of the last commit
 	lastEnded time.Time
+	seenMarks uint64 // marks at the previous idleCommit
+
+	// committing is set while a background commit runs; done is closed
+	// when it has ended. pending holds the records produced meanwhile,
+	// with their windows' promises, and their bytes.
+	committing   bool
+	done         chan struct{}
+	pending      []pendingRecord
+	pendingBytes int
 
 	mu        sync.Mutex
 	committed Checkpoint
 	hasCommit bool
+}
+
+// pendingRecord is a record produced while a commit ran.
+type pendingRecord struct {
+	rec     *kgo.Record
+	promise func(*kgo.Record, error)
 }
 
 // begin opens a transaction when none is.
@@ -54,51 +76,192 @@ func (p *Producer) begin() error {
 	return nil
 }
 
-// txnMark records cp as the newest mark and commits when the interval has
-// passed since the last commit.
-func (p *Producer) txnMark(cp Checkpoint, force bool) error {
+// txnProduce produces recs, counted into window w, into the open
+// transaction, or holds them in pending while a commit runs. It blocks
+// while pending is full, until the commit has ended or ctx ends. The
+// caller holds run.
+func (p *Producer) txnProduce(ctx context.Context, w *window, recs []*kgo.Record) error {
 	t := p.txn
-	t.marks++
-	t.last, t.lastMark, t.dirty = cp, t.marks, false
-	if !force && time.Since(t.lastEnded) < p.cfg.CheckpointInterval {
+	for t.committing && (len(t.pending) >= p.cfg.MaxBufferedRecords || t.pendingBytes >= p.cfg.MaxBufferedBytes) {
+		done := t.done
+		t.run.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		t.run.Lock()
+		if err := ctx.Err(); err != nil {
+			// Counted into w but never produced: the producer cannot go on.
+			err = fmt.Errorf("produce: %w", err)
+			p.acks.failWith(err)
+			return err
+		}
+	}
+	t.dirty = true
+	if t.committing {
+		for _, r := range recs {
+			t.pending = append(t.pending, pendingRecord{r, w.promise})
+			t.pendingBytes += recordBytes(r)
+		}
 		return nil
 	}
-	return p.commitTxn()
+	if err := p.begin(); err != nil {
+		p.acks.failWith(err)
+		return err
+	}
+	for _, r := range recs {
+		p.client.Produce(ctx, r, w.promise)
+	}
+	return nil
 }
 
-// commitTxn waits for every record of the open transaction, adds the
-// newest mark's checkpoint record to it and commits it.
+// recordBytes is what a record counts against MaxBufferedBytes.
+func recordBytes(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// txnMark records cp as the newest mark. Once the interval has passed
+// since the last commit it starts committing the transaction in the
+// background, or, forced, commits it before it returns. The caller holds
+// run.
+func (p *Producer) txnMark(cp Checkpoint, force bool) error {
+	t := p.txn
+	if force {
+		p.waitCommit()
+		if err := p.acks.failure(); err != nil {
+			return err
+		}
+	}
+	t.marks++
+	t.last, t.lastMark, t.dirty = cp, t.marks, false
+	if force {
+		return p.commitTxn()
+	}
+	if t.committing || time.Since(t.lastEnded) < p.cfg.CheckpointInterval {
+		return nil
+	}
+	return p.startCommit()
+}
+
+// waitCommit waits until no background commit runs. The caller holds run;
+// it is released while waiting.
+func (p *Producer) waitCommit() {
+	t := p.txn
+	for t.committing {
+		done := t.done
+		t.run.Unlock()
+		<-done
+		t.run.Lock()
+	}
+}
+
+// startCommit commits the newest mark in the background: from now on
+// records wait in pending until the commit has ended. The caller holds run
+// and nothing was produced after the mark.
+func (p *Producer) startCommit() error {
+	t := p.txn
+	if t.lastMark == t.doneMark {
+		return nil
+	}
+	if err := p.begin(); err != nil {
+		return err
+	}
+	t.committing, t.done = true, make(chan struct{})
+	cp, mark := t.last, t.lastMark
+	go func() {
+		cp, err := p.endTxn(cp)
+		t.run.Lock()
+		defer t.run.Unlock()
+		if err == nil {
+			p.committedTxn(cp, mark)
+			err = p.releasePending()
+		}
+		if err != nil {
+			p.acks.failWith(err)
+		}
+		t.committing = false
+		close(t.done)
+	}()
+	return nil
+}
+
+// releasePending produces the records held while a commit ran into a new
+// transaction, in order. The caller holds run.
+func (p *Producer) releasePending() error {
+	t := p.txn
+	if len(t.pending) == 0 {
+		return nil
+	}
+	if err := p.begin(); err != nil {
+		return err
+	}
+	for i, pr := range t.pending {
+		p.client.Produce(context.Background(), pr.rec, pr.promise)
+		t.pending[i] = pendingRecord{}
+	}
+	t.pending, t.pendingBytes = t.pending[:0], 0
+	return nil
+}
+
+// commitTxn commits the newest mark before it returns. The caller holds
+// run and no background commit runs.
 func (p *Producer) commitTxn() error {
 	t := p.txn
 	if t.lastMark == t.doneMark {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DeliveryTimeout)
-	defer cancel()
 	if err := p.begin(); err != nil {
 		return err
 	}
-	if err := p.client.Flush(ctx); err != nil {
-		return fmt.Errorf("commit transaction: wait for kafka: %w", err)
-	}
-	if err := p.acks.failure(); err != nil {
-		return err
-	}
-	cp := t.last
-	cp.UpdatedAt = time.Now().UTC()
-	rec, err := checkpointRecord(p.cfg.CheckpointTopic, cp)
+	cp, err := p.endTxn(t.last)
 	if err != nil {
 		return err
 	}
-	if err := p.client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+	p.committedTxn(cp, t.lastMark)
+	return nil
+}
+
+// endTxn adds cp's checkpoint record to the open transaction, waits for
+// Kafka to acknowledge every record of it and commits it. Nothing may be
+// produced into the client meanwhile.
+func (p *Producer) endTxn(cp Checkpoint) (Checkpoint, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DeliveryTimeout)
+	defer cancel()
+	cp.UpdatedAt = time.Now().UTC()
+	rec, err := checkpointRecord(p.cfg.CheckpointTopic, cp)
+	if err != nil {
+		return cp, err
+	}
+	// The checkpoint record goes out with the transaction's last batches
+	// rather than after them.
+	var cpErr error
+	p.client.Produce(ctx, rec, func(_ *kgo.Record, err error) { cpErr = err })
+	if err := p.client.Flush(ctx); err != nil {
+		return cp, fmt.Errorf("commit transaction: wait for kafka: %w", err)
+	}
+	if err := p.acks.failure(); err != nil {
+		return cp, err
+	}
+	if cpErr != nil {
 		p.countWriteError()
-		return p.txnError("write the checkpoint into the transaction", err)
+		return cp, p.txnError("write the checkpoint into the transaction", cpErr)
 	}
 	if err := p.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		p.countWriteError()
-		return p.txnError("commit the transaction", err)
+		return cp, p.txnError("commit the transaction", err)
 	}
-	t.open, t.doneMark, t.lastEnded = false, t.lastMark, time.Now()
+	return cp, nil
+}
+
+// committedTxn records the commit of mark with checkpoint cp (its
+// UpdatedAt set by endTxn). The caller holds run.
+func (p *Producer) committedTxn(cp Checkpoint, mark uint64) {
+	t := p.txn
+	t.open, t.doneMark, t.lastEnded = false, mark, time.Now()
 	t.mu.Lock()
 	t.committed, t.hasCommit = cp, true
 	t.mu.Unlock()
@@ -106,20 +269,30 @@ func (p *Producer) commitTxn() error {
 	p.stats.Written, p.stats.WrittenAt = cp, cp.UpdatedAt
 	p.stats.Writes++
 	p.statsMu.Unlock()
-	return nil
 }
 
-// idleCommit commits the newest mark when the source has produced nothing
-// after it: a source that went quiet has its last transactions visible
-// within one interval. Run calls it every interval.
+// quietTick is how often an exactly-once producer's Run looks for a source
+// that went quiet: a tenth of the checkpoint interval, at most 100 ms.
+func quietTick(interval time.Duration) time.Duration {
+	return max(min(interval/10, 100*time.Millisecond), time.Millisecond)
+}
+
+// idleCommit commits the newest mark when the source has done nothing
+// since the previous call (no record, no mark): a source that went quiet
+// has its last transactions visible within two quiet ticks, not one
+// checkpoint interval later. The interval bounds the commits of a busy
+// source only. The commit runs in the background, as at a Mark. Run calls
+// it every quietTick.
 func (p *Producer) idleCommit() error {
 	t := p.txn
 	t.run.Lock()
 	defer t.run.Unlock()
-	if t.dirty || t.lastMark == t.doneMark || p.closed.Load() || time.Since(t.lastEnded) < p.cfg.CheckpointInterval {
+	seen := t.seenMarks
+	t.seenMarks = t.marks
+	if t.committing || t.dirty || t.marks != seen || t.lastMark == t.doneMark || p.closed.Load() {
 		return nil
 	}
-	return p.commitTxn()
+	return p.startCommit()
 }
 
 // closeTxn ends the open transaction at Close: committed when nothing was
@@ -130,6 +303,7 @@ func (p *Producer) closeTxn(ctx context.Context) error {
 	t := p.txn
 	t.run.Lock()
 	defer t.run.Unlock()
+	p.waitCommit()
 	if !t.dirty && p.acks.failure() == nil {
 		if err := p.commitTxn(); err != nil {
 			return err
@@ -187,6 +361,7 @@ func (p *Producer) Rewind(ctx context.Context) (Checkpoint, bool, error) {
 	}
 	t.run.Lock()
 	defer t.run.Unlock()
+	p.waitCommit()
 	if err := p.acks.failure(); err != nil {
 		return Checkpoint{}, false, err
 	}

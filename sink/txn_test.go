@@ -3,10 +3,13 @@ package sink
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // committedValues reads topic with read_committed isolation and returns
@@ -189,8 +192,10 @@ func TestExactlyOnceRewind(t *testing.T) {
 	}
 }
 
+// TestExactlyOnceIdleCommit: the last mark of a source that went quiet is
+// committed soon, not one checkpoint interval (an hour here) later.
 func TestExactlyOnceIdleCommit(t *testing.T) {
-	_, tcfg, _ := txnSetup(t, 50*time.Millisecond)
+	_, tcfg, _ := txnSetup(t, time.Hour)
 	p := New(newTestClient(t, tcfg), tcfg, nil)
 	stop := runProducer(p)
 	ctx := context.Background()
@@ -201,6 +206,81 @@ func TestExactlyOnceIdleCommit(t *testing.T) {
 	waitFor(t, "the idle mark committed", func() bool { cp, ok := p.Acked(); return ok && cp.Position.Offset == 1 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExactlyOnceCommitInBackground: a commit at a mark does not stop the
+// source. While Kafka has not confirmed it, records wait in the producer,
+// within MaxBufferedRecords, and they reach Kafka in order in the next
+// transaction.
+func TestExactlyOnceCommitInBackground(t *testing.T) {
+	c := newCluster(t)
+	cfg := testConfig(c)
+	cfg.TopicPartitions = 1
+	cfg.CheckpointInterval = time.Millisecond
+	ensure(t, newTestClient(t, cfg), cfg, testTopic, cfg.withDefaults().CheckpointTopic)
+	tcfg := cfg
+	tcfg.TransactionalID = "sluice-s"
+	tcfg.MaxBufferedRecords = 2
+
+	// The first commit's EndTxn waits until released.
+	release := make(chan struct{})
+	var held sync.Once
+	c.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+		held.Do(func() { c.SleepControl(func() { <-release }) })
+		return nil, nil, false
+	})
+
+	p := New(newTestClient(t, tcfg), tcfg, nil)
+	ctx := context.Background()
+	produce := func(v string) error {
+		return p.Produce(ctx, &kgo.Record{Topic: testTopic, Value: []byte(v)})
+	}
+	if err := produce("a"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // past the interval
+	marked := make(chan struct{})
+	go func() { p.Mark(cpAt(1)); close(marked) }()
+	select {
+	case <-marked:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Mark waited for the commit")
+	}
+	for _, v := range []string{"b", "c"} {
+		if err := produce(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Mark(cpAt(3)) // the commit still runs: kept for the next one
+	if cp, ok := p.Acked(); ok {
+		t.Errorf("Acked = %+v before Kafka confirmed the commit", cp)
+	}
+	// A third record exceeds MaxBufferedRecords held: it waits.
+	third := make(chan error, 1)
+	go func() { third <- produce("d") }()
+	select {
+	case err := <-third:
+		t.Fatalf("a record beyond MaxBufferedRecords did not wait for the commit (err %v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-third; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first commit", func() bool { cp, ok := p.Acked(); return ok && cp.Position.Offset == 1 })
+	if err := p.Commit(ctx, cpAt(4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedValues(t, cfg, testTopic); strings.Join(got, ",") != "a,b,c,d" {
+		t.Errorf("read_committed sees %v, want [a b c d] once each, in order", got)
+	}
+	if cp, ok := loaded(t, newTestClient(t, cfg), cfg, "s"); !ok || cp.Position.Offset != 4 {
+		t.Errorf("stored checkpoint %+v, %v; want offset 4", cp, ok)
 	}
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
