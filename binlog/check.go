@@ -138,7 +138,7 @@ func CheckRetained(conn *client.Conn, pos sluice.Position) error {
 		}
 	}
 	return fmt.Errorf("%w: the checkpoint is at %s position %d but the server's oldest binlog is %s: the changes in between are gone and sluice will not skip them; "+
-		"keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days) and, to start over, delete this source's checkpoint so sluice takes a new snapshot",
+		"keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days) and, to start over, delete this source's checkpoint so sluice takes a new snapshot, or set snapshot.mode: when_needed to take one by itself",
 		ErrPurged, pos.File, pos.Offset, first)
 }
 

@@ -21,7 +21,7 @@ func classify(err error, at sluice.Position) error {
 	var me *mysql.MyError
 	if errors.As(err, &me) && me.Code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 		return fmt.Errorf("%w: the server cannot send %s position %d (%s): the changes since then are gone from the server and sluice will not skip them; "+
-			"keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days) and, to start over, delete this source's checkpoint so sluice takes a new snapshot",
+			"keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days) and, to start over, delete this source's checkpoint so sluice takes a new snapshot, or set snapshot.mode: when_needed to take one by itself",
 			ErrPurged, at.File, at.Offset, me.Message)
 	}
 	if errors.As(err, &me) && (me.Code == mysql.ER_ACCESS_DENIED_ERROR || me.Code == mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR) {

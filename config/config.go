@@ -93,9 +93,21 @@ type TransformsConfig struct {
 	Truncate     map[string]int `yaml:"truncate" help:"db.table.column patterns of string columns to the most characters their values keep"`
 }
 
+// Snapshot modes (snapshot.mode): when sluice copies the existing rows.
+const (
+	SnapshotInitial     = "initial"      // on the first start, then stream
+	SnapshotNever       = "never"        // stream only, from the current position
+	SnapshotWhenNeeded  = "when_needed"  // initial, and again when the checkpoint's position is gone
+	SnapshotAlways      = "always"       // on every start, then stream
+	SnapshotInitialOnly = "initial_only" // on the first start, then stop
+)
+
+// SnapshotModes lists the valid snapshot.mode values.
+var SnapshotModes = []string{SnapshotInitial, SnapshotNever, SnapshotWhenNeeded, SnapshotAlways, SnapshotInitialOnly}
+
 // SnapshotConfig controls the initial copy of existing rows.
 type SnapshotConfig struct {
-	Mode string `yaml:"mode" default:"initial" help:"initial copies existing rows before streaming; never streams only"`
+	Mode string `yaml:"mode" default:"initial" help:"initial copies existing rows on the first start, then streams; never streams only; when_needed also copies them again when the checkpoint's position is gone (purged binlog, lost slot); always copies them again on every start; initial_only copies them once and stops"`
 }
 
 // KafkaConfig says where records go and how they are produced.

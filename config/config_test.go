@@ -588,7 +588,7 @@ func TestValidateCollectsAllProblems(t *testing.T) {
 		`tables.exclude: "orders" is not of the form db.table`,
 		`tables.exclude_columns: "shop.t" is not of the form db.table.column`,
 		`tables.keys: "shop.log" needs a list of key column names, e.g. shop.log: [id]`,
-		`snapshot.mode: "sometimes" is not one of initial, never`,
+		`snapshot.mode: "sometimes" is not one of initial, never, when_needed, always, initial_only`,
 		`kafka.brokers: "localhost" is not host:port, e.g. 127.0.0.1:9092`,
 		`kafka.brokers: "h:99999" has no valid port`,
 		`kafka.partitions: must be at least 1`,

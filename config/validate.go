@@ -100,9 +100,9 @@ func (c *Config) Validate() error {
 	c.Transforms.validate(&p)
 
 	if c.Snapshot.Mode == "" {
-		p.add("snapshot.mode", "required; one of initial, never")
+		p.add("snapshot.mode", "required; one of %s", strings.Join(SnapshotModes, ", "))
 	} else {
-		p.oneOf("snapshot.mode", c.Snapshot.Mode, "initial", "never")
+		p.oneOf("snapshot.mode", c.Snapshot.Mode, SnapshotModes...)
 	}
 
 	k := &c.Kafka

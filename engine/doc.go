@@ -23,6 +23,9 @@
 //	                       ▼
 //	        ┌──── start mode, from the checkpoint ─────────────────────────┐
 //	        │ stream checkpoint    → CanResume(pos)                        │
+//	        │   (mode always: as a snapshot checkpoint from pos;           │
+//	        │    mode initial_only: stop)                                  │
+//	        │ position gone, mode when_needed → Snapshot, as for none      │
 //	        │ snapshot checkpoint  → CanResume(start), Resnapshot(start,   │
 //	        │                  catchUp: deletions up to the new point)     │
 //	        │ none, mode never     → Position()                            │

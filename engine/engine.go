@@ -627,37 +627,74 @@ func (e *Engine) acquire(ctx context.Context) (*sink.Lease, error) {
 }
 
 // source decides where to start, runs the snapshot when one is due, and
-// streams. The choice, from the checkpoint:
+// streams. The choice, from the checkpoint and snapshot.mode:
 //
-//   - a stream checkpoint: stream on from its position;
+//   - a stream checkpoint: stream on from its position; with mode
+//     initial_only stop at once (the snapshot was taken); with mode always
+//     take the snapshot again as below, from the checkpoint's position;
 //   - a snapshot checkpoint (a snapshot began and did not finish): its
 //     records may already be in Kafka, including rows deleted since, so
 //     take a new consistent point, pass on the deletions since the first
 //     point (catchUp), copy the tables at the new point and stream from
 //     it: no key's version goes back;
+//   - either, with the position gone from the server (purged binlog, lost
+//     slot): an error, or with mode when_needed a new snapshot;
 //   - none, snapshot.mode never: stream from the source's current position;
 //   - none: take the snapshot, its start stored durably before the first
 //     record, then stream from its consistent point.
+//
+// With mode initial_only it returns once the snapshot's end is committed.
 func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, prod *sink.Producer, pipe *pipeline) error {
-	log, src := e.log, e.src
+	log, src, mode := e.log, e.src, e.cfg.Snapshot.Mode
 	var from sluice.Position
 	var how string
+	var err error
 	switch {
-	case found && cp.Phase == sink.PhaseStream:
+	case found && cp.Phase == sink.PhaseStream && mode == config.SnapshotInitialOnly:
+		log.Info("snapshot.mode initial_only: the snapshot was taken on an earlier start; nothing to do, stopping", positionAttrs(cp.Position)...)
+		return nil
+	case found && cp.Phase == sink.PhaseStream && mode != config.SnapshotAlways:
 		from, how = cp.Position, "from the stored checkpoint"
 		log.Info("resuming from checkpoint", positionAttrs(from)...)
 		if err := src.CanResume(ctx, from); err != nil {
-			return err
+			if !e.snapshotWhenGone(err) {
+				return err
+			}
+			if from, err = e.snapshot(ctx, prod, pipe); err != nil {
+				return err
+			}
+			how = "after a new snapshot (snapshot.mode when_needed), from its consistent point"
 		}
-	case found && cp.Phase == sink.PhaseSnapshot:
+	case found:
 		at := cp.SnapshotStart
-		log.Warn("the previous snapshot did not finish; taking it again at a new consistent point, after passing on the deletions since its point (or since where an interrupted catch-up got)", positionAttrs(at)...)
+		if cp.Phase == sink.PhaseStream {
+			at = cp.Position
+			log.Info("snapshot.mode always: taking the snapshot again at a new consistent point, after passing on the deletions since the checkpoint", positionAttrs(at)...)
+		} else {
+			log.Warn("the previous snapshot did not finish; taking it again at a new consistent point, after passing on the deletions since its point (or since where an interrupted catch-up got)", positionAttrs(at)...)
+		}
 		if err := src.CanResume(ctx, at); err != nil {
-			return err
+			if !e.snapshotWhenGone(err) {
+				return err
+			}
+			if from, err = e.snapshot(ctx, prod, pipe); err != nil {
+				return err
+			}
+			how = "after a new snapshot (snapshot.mode when_needed), from its consistent point"
+			break
 		}
 		e.setPhase(PhaseSnapshot)
 		e.st.snapshotStarted(true)
-		pipe.snapCP = cp
+		if cp.Phase == sink.PhaseSnapshot {
+			pipe.snapCP = cp
+		} else {
+			// Durable before the first record of the new copy: a restart
+			// during it retakes it from the same point.
+			pipe.snapCP = sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseSnapshot, Position: at, SnapshotStart: at}
+			if err := prod.Commit(ctx, pipe.snapCP); err != nil {
+				return err
+			}
+		}
 		cu := &catchUp{p: pipe}
 		pos, err := src.Resnapshot(ctx, at, cu, pipe)
 		e.st.snapshotEnded(err == nil)
@@ -666,7 +703,7 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		}
 		from, how = pos, "after the retaken snapshot, from its consistent point"
 		log.Info("snapshot complete", append(snapshotAttrs(e.Status().Snapshot), "catch_up_deletions", cu.deleted)...)
-	case e.cfg.Snapshot.Mode == "never":
+	case mode == config.SnapshotNever:
 		pos, at, err := src.Position(ctx)
 		if err != nil {
 			return err
@@ -675,25 +712,15 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		how = "from " + at + " (snapshot.mode never)"
 
 	default:
-		e.setPhase(PhaseSnapshot)
-		e.st.snapshotStarted(false)
-		pos, err := src.Snapshot(ctx, pipe, func(ctx context.Context, pos sluice.Position) error {
-			// Durable before the first snapshot record: a restart must know
-			// a snapshot began here.
-			pipe.snapCP = sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseSnapshot, Position: pos, SnapshotStart: pos}
-			return prod.Commit(ctx, pipe.snapCP)
-		})
-		e.st.snapshotEnded(err == nil)
-		if err != nil {
+		if from, err = e.snapshot(ctx, prod, pipe); err != nil {
 			return err
 		}
-		from, how = pos, "after the snapshot, from its consistent point"
-		log.Info("snapshot complete", snapshotAttrs(e.Status().Snapshot)...)
+		how = "after the snapshot, from its consistent point"
 	}
 	if err := pipe.Resumable(ctx, from); err != nil {
 		return err
 	}
-	if prod.Transactional() {
+	if prod.Transactional() || mode == config.SnapshotInitialOnly {
 		// The snapshot's last rows and the stream's start commit
 		// together: a rewind never goes back before the hand-off.
 		if err := prod.Commit(ctx, sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseStream, Position: from}); err != nil {
@@ -701,10 +728,59 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		}
 	}
 	e.streamFrom = from
+	if mode == config.SnapshotInitialOnly {
+		log.Info("snapshot.mode initial_only: the snapshot is in Kafka and its end is checkpointed; stopping without streaming", positionAttrs(from)...)
+		return nil
+	}
 	e.setPhase(PhaseStreaming)
 	log.Info("streaming "+how, positionAttrs(from)...)
 	return src.Stream(ctx, from, pipe)
 }
+
+// snapshot takes a new snapshot, its start stored durably before the
+// first record, and returns its consistent point.
+func (e *Engine) snapshot(ctx context.Context, prod *sink.Producer, pipe *pipeline) (sluice.Position, error) {
+	e.setPhase(PhaseSnapshot)
+	e.st.snapshotStarted(false)
+	pos, err := e.src.Snapshot(ctx, pipe, func(ctx context.Context, pos sluice.Position) error {
+		// Durable before the first snapshot record: a restart must know
+		// a snapshot began here.
+		pipe.snapCP = sink.Checkpoint{Source: e.cfg.Name, Phase: sink.PhaseSnapshot, Position: pos, SnapshotStart: pos}
+		return prod.Commit(ctx, pipe.snapCP)
+	})
+	e.st.snapshotEnded(err == nil)
+	if err != nil {
+		return sluice.Position{}, err
+	}
+	e.log.Info("snapshot complete", snapshotAttrs(e.Status().Snapshot)...)
+	return pos, nil
+}
+
+// snapshotWhenGone reports whether CanResume's err is answered with a new
+// snapshot: the position is gone and snapshot.mode is when_needed. It logs
+// the choice.
+func (e *Engine) snapshotWhenGone(err error) bool {
+	if !errors.Is(err, ErrPositionGone) || e.cfg.Snapshot.Mode != config.SnapshotWhenNeeded {
+		return false
+	}
+	e.log.Warn("the checkpoint's position is no longer on the server; snapshot.mode when_needed: taking a new snapshot. "+
+		"Rows deleted while their changes could not be read stay in the topics until deleted again (sluice verify lists them as extra keys)",
+		"cause", err.Error())
+	return true
+}
+
+// ErrPositionGone is wrapped by a [Source.CanResume] error that says the
+// server no longer has the position (a purged binlog, a lost or
+// invalidated slot): the changes since it cannot be read. With
+// snapshot.mode when_needed the engine then takes a new snapshot instead of
+// stopping.
+var ErrPositionGone = errors.New("the source position is gone from the server")
+
+// positionGone marks err as [ErrPositionGone] without changing its text.
+type positionGone struct{ error }
+
+func (g positionGone) Unwrap() error        { return g.error }
+func (g positionGone) Is(target error) bool { return target == ErrPositionGone }
 
 // snapshotAttrs are a finished snapshot's log attributes: tables, rows,
 // duration.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -153,7 +154,11 @@ func (m *mysqlSource) CanResume(ctx context.Context, pos sluice.Position) error 
 		return err
 	}
 	defer conn.Close()
-	return binlog.CheckRetained(conn, pos)
+	err = binlog.CheckRetained(conn, pos)
+	if errors.Is(err, binlog.ErrPurged) {
+		return positionGone{err}
+	}
+	return err
 }
 
 func (m *mysqlSource) Snapshot(ctx context.Context, h Handler, began func(context.Context, sluice.Position) error) (sluice.Position, error) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -196,7 +197,11 @@ func waitSlotReleased(ctx context.Context, conn *pgx.Conn, st pgoutput.SlotState
 // not be invalidated or held by another process.
 func (p *postgresSource) CanResume(_ context.Context, pos sluice.Position) error {
 	if err := p.slot.ResumeErr(p.cfg.Source.Slot, p.cfg.Source.Database); err != nil {
-		return fmt.Errorf("resume source %s: %w", p.cfg.Name, err)
+		err = fmt.Errorf("resume source %s: %w", p.cfg.Name, err)
+		if errors.Is(err, pgoutput.ErrSlotMissing) || errors.Is(err, pgoutput.ErrSlotInvalidated) {
+			return positionGone{err}
+		}
+		return err
 	}
 	p.log.Info("replication slot can resume", "slot", p.cfg.Source.Slot, "lsn", lsnText(pos.LSN),
 		"slot_confirmed", lsnText(p.slot.ConfirmedFlush.LSN))
@@ -231,11 +236,16 @@ func (p *postgresSource) Snapshot(ctx context.Context, h Handler, began func(con
 func (p *postgresSource) createSlot(ctx context.Context) (*pgoutput.Slot, error) {
 	name := p.cfg.Source.Slot
 	if p.slot.Exists {
-		if err := p.slot.ResumeErr(name, p.cfg.Source.Database); err != nil {
+		if p.slot.Invalidated() {
+			// Its changes are gone; the engine takes this snapshot to
+			// start over (no checkpoint, or snapshot.mode when_needed).
+			p.log.Warn("replication slot was invalidated by the server; dropping and re-creating it to take the snapshot", "slot", name)
+		} else if err := p.slot.ResumeErr(name, p.cfg.Source.Database); err != nil {
 			return nil, err
+		} else {
+			p.log.Warn("replication slot exists but this source has no checkpoint: nothing was delivered through it; dropping and re-creating it to take the snapshot",
+				"slot", name)
 		}
-		p.log.Warn("replication slot exists but this source has no checkpoint: nothing was delivered through it; dropping and re-creating it to take the snapshot",
-			"slot", name)
 		if err := pgoutput.DropSlot(ctx, p.conn, name); err != nil {
 			return nil, err
 		}

@@ -61,7 +61,7 @@ const (
 func SlotMissingError(slot string) error {
 	return fmt.Errorf("%w: slot %q does not exist on the server, but this source's checkpoint says sluice streamed from it: "+
 		"the changes since the checkpoint are lost to sluice and it will not skip them; "+
-		"to start over with a new snapshot, delete this source's checkpoint (and re-create the slot by starting sluice again)",
+		"to start over with a new snapshot, delete this source's checkpoint (and re-create the slot by starting sluice again), or set snapshot.mode: when_needed to do so by itself",
 		ErrSlotMissing, slot)
 }
 
@@ -69,7 +69,7 @@ func SlotMissingError(slot string) error {
 // reason is the server's wal_status or invalidation reason.
 func SlotInvalidatedError(slot, reason string) error {
 	return fmt.Errorf("%w: the server invalidated slot %q (%s): WAL it still needed was removed, so changes since the checkpoint are gone; "+
-		"raise max_slot_wal_keep_size (or keep sluice running), then drop the slot (sluice --drop-slot), delete this source's checkpoint and start again for a new snapshot",
+		"raise max_slot_wal_keep_size (or keep sluice running), then drop the slot (sluice --drop-slot), delete this source's checkpoint and start again for a new snapshot, or set snapshot.mode: when_needed to do so by itself",
 		ErrSlotInvalidated, slot, reason)
 }
 
@@ -105,7 +105,7 @@ func classify(err error, op, slot, publication string) error {
 			return fmt.Errorf("%s: %w: raise max_replication_slots on the server (a restart applies it): each source keeps one slot, and retaking an unfinished snapshot holds one more for its duration",
 				op, err)
 		case pe.Code == codeUndefinedObject && strings.Contains(msg, "replication slot"):
-			return fmt.Errorf("%w: %s: slot %q does not exist: %w; if sluice already streamed from it the changes since are lost: delete this source's checkpoint and start again for a new snapshot",
+			return fmt.Errorf("%w: %s: slot %q does not exist: %w; if sluice already streamed from it the changes since are lost: delete this source's checkpoint and start again for a new snapshot, or set snapshot.mode: when_needed to do so by itself",
 				ErrSlotMissing, op, slot, err)
 		case pe.Code == codeUndefinedObject && strings.Contains(msg, "publication"):
 			return fmt.Errorf("%w: %s: publication %q does not exist: %w; start sluice once with rights to create it (it creates it when absent) or CREATE PUBLICATION it",
