@@ -236,9 +236,11 @@ func (p *postgresSource) Snapshot(ctx context.Context, h Handler, began func(con
 func (p *postgresSource) createSlot(ctx context.Context) (*pgoutput.Slot, error) {
 	name := p.cfg.Source.Slot
 	if p.slot.Exists {
-		if p.slot.Invalidated() {
-			// Its changes are gone; the engine takes this snapshot to
-			// start over (no checkpoint, or snapshot.mode when_needed).
+		if p.slot.Invalidated() && p.slot.Plugin == "pgoutput" && p.slot.Database == p.cfg.Source.Database {
+			// This source's slot, its changes gone; the engine takes this
+			// snapshot to start over (no checkpoint, or snapshot.mode
+			// when_needed). A slot of another plugin or database is not
+			// sluice's to drop.
 			p.log.Warn("replication slot was invalidated by the server; dropping and re-creating it to take the snapshot", "slot", name)
 		} else if err := p.slot.ResumeErr(name, p.cfg.Source.Database); err != nil {
 			return nil, err
