@@ -657,13 +657,10 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 		from, how = cp.Position, "from the stored checkpoint"
 		log.Info("resuming from checkpoint", positionAttrs(from)...)
 		if err := src.CanResume(ctx, from); err != nil {
-			if !e.snapshotWhenGone(err) {
+			if from, err = e.snapshotWhenGone(ctx, err, prod, pipe); err != nil {
 				return err
 			}
-			if from, err = e.snapshot(ctx, prod, pipe); err != nil {
-				return err
-			}
-			how = "after a new snapshot (snapshot.mode when_needed), from its consistent point"
+			how = whenNeeded
 		}
 	case found:
 		at := cp.SnapshotStart
@@ -674,13 +671,10 @@ func (e *Engine) source(ctx context.Context, cp sink.Checkpoint, found bool, pro
 			log.Warn("the previous snapshot did not finish; taking it again at a new consistent point, after passing on the deletions since its point (or since where an interrupted catch-up got)", positionAttrs(at)...)
 		}
 		if err := src.CanResume(ctx, at); err != nil {
-			if !e.snapshotWhenGone(err) {
+			if from, err = e.snapshotWhenGone(ctx, err, prod, pipe); err != nil {
 				return err
 			}
-			if from, err = e.snapshot(ctx, prod, pipe); err != nil {
-				return err
-			}
-			how = "after a new snapshot (snapshot.mode when_needed), from its consistent point"
+			how = whenNeeded
 			break
 		}
 		e.setPhase(PhaseSnapshot)
@@ -756,17 +750,21 @@ func (e *Engine) snapshot(ctx context.Context, prod *sink.Producer, pipe *pipeli
 	return pos, nil
 }
 
-// snapshotWhenGone reports whether CanResume's err is answered with a new
-// snapshot: the position is gone and snapshot.mode is when_needed. It logs
-// the choice.
-func (e *Engine) snapshotWhenGone(err error) bool {
+// whenNeeded is how the stream's start is logged after a snapshot taken
+// for a position gone from the server.
+const whenNeeded = "after a new snapshot (snapshot.mode when_needed), from its consistent point"
+
+// snapshotWhenGone answers CanResume's err: with the position gone and
+// snapshot.mode when_needed it logs the choice and takes a new snapshot,
+// returning its point; otherwise it returns err.
+func (e *Engine) snapshotWhenGone(ctx context.Context, err error, prod *sink.Producer, pipe *pipeline) (sluice.Position, error) {
 	if !errors.Is(err, ErrPositionGone) || e.cfg.Snapshot.Mode != config.SnapshotWhenNeeded {
-		return false
+		return sluice.Position{}, err
 	}
 	e.log.Warn("the checkpoint's position is no longer on the server; snapshot.mode when_needed: taking a new snapshot. "+
 		"Rows deleted while their changes could not be read stay in the topics until deleted again (sluice verify lists them as extra keys)",
 		"cause", err.Error())
-	return true
+	return e.snapshot(ctx, prod, pipe)
 }
 
 // ErrPositionGone is wrapped by a [Source.CanResume] error that says the

@@ -124,15 +124,7 @@ func TestSnapshotModeWhenNeeded(t *testing.T) {
 	f.converge("t", "id", "v")
 	p.stop()
 	f.exec("UPDATE t SET v = 20 WHERE id = 2", "FLUSH BINARY LOGS", "INSERT INTO t VALUES (3, 3)", "FLUSH BINARY LOGS")
-	res := f.query("SHOW MASTER STATUS")
-	current, _ := res.GetString(0, 0)
-	current = strings.Clone(current)
-	f.eventually(30*time.Second, "binlogs purged", func() (bool, string) {
-		f.exec(fmt.Sprintf("PURGE BINARY LOGS TO '%s'", current))
-		logs := f.query("SHOW BINARY LOGS")
-		first, _ := logs.GetString(0, 0)
-		return first == current, "oldest binlog is " + first
-	})
+	f.purgeBinlogs()
 	p = f.sluice(cfg)
 	recs := f.converge("t", "id", "v")
 	f.exec("INSERT INTO t VALUES (4, 4)")
